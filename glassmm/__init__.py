@@ -1,0 +1,47 @@
+"""glassmm: a hybrid ML/MD driver for glass-forming liquids, built around OpenMM.
+
+The public namespace is flat (``glassmm.KobAndersen``, ``glassmm.load_configuration``, ...)
+and lazy: ``import glassmm`` imports neither torch nor OpenMM until a name that needs them
+is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "units": "glassmm.units",
+    "KobAndersen": "glassmm.systems",
+    "KobAndersen2D": "glassmm.systems",
+    "ka_pair_energy": "glassmm.systems",
+    "ka_pair_force": "glassmm.systems",
+    "Configuration": "glassmm.io",
+    "load_configuration": "glassmm.io",
+    "save_configuration": "glassmm.io",
+    "create_simulation": "glassmm.simulation",
+    "make_integrator": "glassmm.simulation",
+    "get_platform": "glassmm.simulation",
+    "melt_and_quench": "glassmm.simulation",
+    "potential_energy_per_particle": "glassmm.simulation",
+    "maxwell_boltzmann_velocities": "glassmm.simulation",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'glassmm' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,219 @@
+"""Configuration files: the BOTAN npz layout, GlassBench keys and glassmm metadata.
+
+One schema, read and written here only. An npz configuration file holds
+
+=============================  ==============  ============================================
+key                            shape / dtype   meaning (reduced LJ units)
+=============================  ==============  ============================================
+``types``                      (N,) int        0 = A, 1 = B
+``initial_positions``          (N, 3) float    configuration at t = 0 (unwrapped)
+``positions``                  (R, N, 3)       optional: each replica's positions at ``time``
+``box``                        (3,) float      optional: rectangular box edges
+``temperature``                ()  float       optional: temperature of the configuration
+``initial_positions_inherent`` (N, 3) float    optional: inherent structure (GlassBench name)
+``time``, ``dt``, ``seeds``,   ...             optional glassmm metadata
+``glassmm_version``
+=============================  ==============  ============================================
+
+The shared BOTAN files carry no ``box``; it is then inferred as a cube at the number density
+given to the loader (1.2 by default, the KA density), and ``box_inferred`` says so.
+Files are written atomically (temporary file + rename), so a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from glassmm.systems import _validate_types, as_box, validate_positions
+
+REQUIRED_KEYS = ("types", "initial_positions")
+INHERENT_KEY = "initial_positions_inherent"
+
+
+@dataclass
+class Configuration:
+    """A particle configuration in reduced LJ units.
+
+    Attributes
+    ----------
+    positions : ndarray (reduced) (N, 3)
+        Unwrapped positions at t = 0.
+    types : ndarray of int8 (N,)
+    box : ndarray (reduced) (3,)
+    temperature : float (reduced) or None
+    box_inferred : bool
+        True when the file had no box and it was inferred from a density.
+    extra : dict
+        Every other array in the file (``positions``, ``initial_positions_inherent``, ...).
+    """
+
+    positions: np.ndarray
+    types: np.ndarray
+    box: np.ndarray
+    temperature: float | None = None
+    box_inferred: bool = False
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.positions = validate_positions(self.positions)
+        self.types = _validate_types(self.types, self.positions.shape[0])
+        self.box = as_box(self.box)
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.positions.shape[0])
+
+    @property
+    def inherent_positions(self) -> np.ndarray | None:
+        """Inherent-structure positions if the file has them."""
+        return self.extra.get(INHERENT_KEY)
+
+    @property
+    def replica_positions(self) -> np.ndarray | None:
+        """Replica positions (R, N, 3) of an isoconfigurational file, if present."""
+        return self.extra.get("positions")
+
+    @classmethod
+    def from_arrays(
+        cls,
+        positions: Any,
+        types: Any,
+        box: Any,
+        temperature: float | None = None,
+    ) -> "Configuration":
+        """Build from plain arrays (reduced units) or OpenMM Quantities."""
+        from glassmm import units
+
+        pos = units.positions_from_openmm(positions) if hasattr(positions, "unit") else positions
+        t = None if temperature is None else units.as_reduced_temperature(temperature)
+        return cls(positions=np.asarray(pos, dtype=float), types=np.asarray(types), box=box, temperature=t)
+
+
+def _open_npz(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"configuration file not found: {path}")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable npz file ({exc})") from exc
+
+
+def load_configuration(
+    path: str | os.PathLike, density: float = 1.2, key: str = "initial_positions"
+) -> Configuration:
+    """Load a configuration from a BOTAN/glassmm npz file.
+
+    Parameters
+    ----------
+    path : path-like
+    density : float (reduced)
+        Used only to infer a cubic box when the file has no ``box`` key.
+    key : str
+        Which positions to take as the configuration (e.g. ``initial_positions_inherent``).
+
+    Raises
+    ------
+    ValueError
+        Missing keys, wrong shapes, NaN values, mismatched particle counts or a corrupt file;
+        the message names the file and the problem.
+    """
+    path = Path(path)
+    with _open_npz(path) as data:
+        missing = [k for k in REQUIRED_KEYS if k not in data.files]
+        if key not in data.files and key not in missing:
+            missing.append(key)
+        if missing:
+            raise ValueError(f"{path}: missing key(s) {missing}; found {sorted(data.files)}")
+        try:
+            arrays = {k: data[k] for k in data.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: corrupt array data ({exc})") from exc
+    types = arrays.pop("types")
+    positions = arrays.pop(key)  # other position sets stay available in ``extra``
+    n = int(np.asarray(types).shape[0]) if np.ndim(types) else -1
+    try:
+        positions = validate_positions(positions, n, what=f"{key}")
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    box_inferred = "box" not in arrays
+    if box_inferred:
+        box = np.full(3, (n / density) ** (1.0 / 3.0))
+    else:
+        box = arrays.pop("box")
+    temperature = arrays.pop("temperature", None)
+    temperature = None if temperature is None else float(temperature)
+    for name in ("positions", INHERENT_KEY):
+        if name in arrays:
+            arr = np.asarray(arrays[name])
+            if arr.shape[-2:] != (n, 3):
+                raise ValueError(f"{path}: {name} has shape {arr.shape}, expected (..., {n}, 3)")
+    try:
+        return Configuration(
+            positions=positions,
+            types=types,
+            box=box,
+            temperature=temperature,
+            box_inferred=box_inferred,
+            extra=arrays,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
+    """Open a temporary file next to ``path`` and rename it into place on success.
+
+    A crash or exception leaves any earlier file at ``path`` untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def save_npz(path: str | os.PathLike, **arrays: Any) -> Path:
+    """Write arrays to an uncompressed npz file atomically."""
+    path = Path(path)
+    with atomic_write(path) as fh:
+        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items() if v is not None})
+    return path
+
+
+def save_configuration(
+    path: str | os.PathLike,
+    config: Configuration,
+    **extra: Any,
+) -> Path:
+    """Write a configuration in the BOTAN npz layout plus glassmm metadata, atomically."""
+    from glassmm import __version__
+
+    arrays: dict[str, Any] = dict(config.extra)
+    arrays.update(extra)
+    arrays.update(
+        types=config.types.astype(np.int8),
+        initial_positions=config.positions,
+        box=config.box,
+        glassmm_version=np.str_(__version__),
+    )
+    if config.temperature is not None:
+        arrays["temperature"] = np.float64(config.temperature)
+    return save_npz(path, **arrays)

@@ -1,0 +1,395 @@
+"""Platforms, integrators and the melt / quench / equilibrate protocol for KA systems.
+
+Everything here takes and returns reduced LJ units (plain numbers) or OpenMM Quantities;
+conversion happens through :mod:`glassmm.units`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import openmm
+import openmm.app as app
+import openmm.unit as u
+
+from glassmm import units
+from glassmm.systems import KobAndersen, validate_positions
+
+#: Default timestep (reduced, tau).
+DEFAULT_DT = 0.005
+KNOWN_PLATFORMS = ("Reference", "CPU", "CUDA", "OpenCL", "HIP")
+INTEGRATORS = ("langevin", "nose-hoover", "nve")
+
+
+def available_platforms() -> list[str]:
+    """Names of the OpenMM platforms that loaded on this machine."""
+    return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+
+
+def get_platform(
+    name: str | None = "CPU", precision: str | None = None, threads: int | None = None
+) -> tuple[openmm.Platform, dict[str, str]]:
+    """Resolve a platform name and its properties.
+
+    Parameters
+    ----------
+    name : str or None
+        ``Reference``, ``CPU``, ``CUDA``, ``OpenCL``, ``HIP`` (case-insensitive), or
+        ``None``/``"auto"`` for the fastest one available.
+    precision : {"single", "mixed", "double"}, optional
+        For GPU platforms (CUDA/OpenCL/HIP); ignored on CPU/Reference.
+    threads : int, optional
+        CPU threads.
+    """
+    have = available_platforms()
+    if name is None or str(name).lower() == "auto":
+        platform = max(
+            (openmm.Platform.getPlatformByName(p) for p in have), key=lambda p: p.getSpeed()
+        )
+    else:
+        match = [p for p in KNOWN_PLATFORMS if p.lower() == str(name).lower()]
+        if not match:
+            raise ValueError(f"unknown platform {name!r}; known: {', '.join(KNOWN_PLATFORMS)}")
+        if match[0] not in have:
+            failures = [f for f in openmm.Platform.getPluginLoadFailures() if match[0] in f]
+            hint = f" (load failure: {failures[0]})" if failures else ""
+            raise ValueError(
+                f"platform {match[0]!r} is not available here; available: {', '.join(have)}{hint}"
+            )
+        platform = openmm.Platform.getPlatformByName(match[0])
+    props: dict[str, str] = {}
+    pname = platform.getName()
+    if precision is not None:
+        if precision not in ("single", "mixed", "double"):
+            raise ValueError(f"precision must be single, mixed or double; got {precision!r}")
+        if pname in ("CUDA", "OpenCL", "HIP"):
+            props["Precision"] = precision
+    if threads is not None and pname == "CPU":
+        props["Threads"] = str(int(threads))
+    return platform, props
+
+
+def make_integrator(
+    kind: str = "langevin",
+    temperature: float | u.Quantity = 1.0,
+    dt: float | u.Quantity = DEFAULT_DT,
+    friction: float = 1.0,
+    collision_frequency: float = 1.0,
+    seed: int | None = None,
+    dimensions: int = 3,
+) -> openmm.Integrator:
+    """Create an integrator.
+
+    Parameters
+    ----------
+    kind : {"langevin", "nose-hoover", "nve"}
+        ``langevin``: OpenMM's LangevinMiddleIntegrator (NVT). ``nose-hoover``: OpenMM's
+        NoseHooverIntegrator with a chain of 3 (NVT). ``nve``: velocity Verlet written as a
+        CustomIntegrator, so positions and velocities are reported at the same time.
+    temperature : float (reduced) or Quantity (K)
+    dt : float (reduced, tau) or Quantity (time)
+    friction : float (reduced, 1/tau)
+        Langevin friction coefficient.
+    collision_frequency : float (reduced, 1/tau)
+        Nose-Hoover thermostat coupling frequency.
+    seed : int, optional
+        Random seed for stochastic integrators.
+    dimensions : int
+        2 restricts motion to the xy plane (custom integrators; Nose-Hoover is 3D only).
+    """
+    T = units.as_reduced_temperature(temperature)
+    step = units.time_to_openmm(units.as_reduced_time(dt))
+    kind = kind.lower()
+    if kind not in INTEGRATORS:
+        raise ValueError(f"unknown integrator {kind!r}; choose from {INTEGRATORS}")
+    if dimensions == 2:
+        if kind == "nose-hoover":
+            raise ValueError("nose-hoover is available in 3D only; use langevin or nve for 2D")
+        return _planar_integrator(kind, T, step, friction, seed)
+    if kind == "langevin":
+        integ = openmm.LangevinMiddleIntegrator(
+            units.temperature_to_kelvin(T), friction / u.picosecond, step
+        )
+        if seed is not None:
+            integ.setRandomNumberSeed(int(seed))
+        return integ
+    if kind == "nose-hoover":
+        return openmm.NoseHooverIntegrator(
+            units.temperature_to_kelvin(T), collision_frequency / u.picosecond, step, 3, 3, 3
+        )
+    return velocity_verlet(step)
+
+
+def velocity_verlet(dt: u.Quantity, mask: bool = False) -> openmm.CustomIntegrator:
+    """Velocity Verlet (NVE); with ``mask`` a per-DOF variable ``mask`` zeroes chosen directions."""
+    integ = openmm.CustomIntegrator(dt)
+    m = "mask*" if mask else ""
+    if mask:
+        integ.addPerDofVariable("mask", 1.0)
+    integ.addUpdateContextState()
+    integ.addComputePerDof("v", f"{m}(v + 0.5*dt*f/m)")
+    integ.addComputePerDof("x", "x + dt*v")
+    integ.addComputePerDof("v", f"{m}(v + 0.5*dt*f/m)")
+    return integ
+
+
+def _planar_integrator(kind: str, T: float, dt: u.Quantity, friction: float, seed: int | None):
+    """Integrators that keep z velocities at zero, for 2D systems."""
+    if kind == "nve":
+        integ = velocity_verlet(dt, mask=True)
+    else:
+        # BAOAB Langevin with the z direction masked out.
+        integ = openmm.CustomIntegrator(dt)
+        integ.addGlobalVariable("a", np.exp(-friction * dt.value_in_unit(u.picosecond)))
+        integ.addGlobalVariable("b", np.sqrt(1 - np.exp(-2 * friction * dt.value_in_unit(u.picosecond))))
+        integ.addGlobalVariable("kT", (u.MOLAR_GAS_CONSTANT_R * units.temperature_to_kelvin(T)).value_in_unit(u.kilojoule_per_mole))
+        integ.addPerDofVariable("mask", 1.0)
+        integ.addUpdateContextState()
+        integ.addComputePerDof("v", "mask*(v + 0.5*dt*f/m)")
+        integ.addComputePerDof("x", "x + 0.5*dt*v")
+        integ.addComputePerDof("v", "mask*(a*v + b*sqrt(kT/m)*gaussian)")
+        integ.addComputePerDof("x", "x + 0.5*dt*v")
+        integ.addComputePerDof("v", "mask*(v + 0.5*dt*f/m)")
+        if seed is not None:
+            integ.setRandomNumberSeed(int(seed))
+    return integ
+
+
+def maxwell_boltzmann_velocities(
+    n: int, temperature: float, seed: int | None = None, dimensions: int = 3
+) -> np.ndarray:
+    """Maxwell-Boltzmann velocities (reduced, m = 1) with zero total momentum.
+
+    Not rescaled to the exact temperature: each replica's kinetic energy fluctuates as it
+    should in the canonical ensemble.
+    """
+    rng = np.random.default_rng(seed)
+    v = rng.normal(0.0, np.sqrt(units.as_reduced_temperature(temperature)), size=(n, 3))
+    v[:, dimensions:] = 0.0
+    v -= v.mean(axis=0)
+    return v
+
+
+def create_simulation(
+    ka: KobAndersen,
+    integrator: str | openmm.Integrator = "langevin",
+    temperature: float | u.Quantity = 1.0,
+    dt: float | u.Quantity = DEFAULT_DT,
+    platform: str | None = "CPU",
+    precision: str | None = "mixed",
+    seed: int | None = 0,
+    friction: float = 1.0,
+    velocities: np.ndarray | str | None = "thermal",
+    threads: int | None = None,
+) -> app.Simulation:
+    """An ``openmm.app.Simulation`` of a KA system, positions set, velocities drawn at ``temperature``.
+
+    ``velocities="thermal"`` draws seeded Maxwell-Boltzmann velocities with zero momentum;
+    an (N, 3) array (reduced) sets them; ``None`` leaves them at zero.
+    """
+    if isinstance(integrator, str):
+        integ = make_integrator(integrator, temperature, dt, friction=friction, seed=seed, dimensions=ka.dimensions)
+    else:
+        integ = integrator
+    plat, props = get_platform(platform, precision, threads)
+    sim = app.Simulation(ka.topology, ka.system, integ, plat, props)
+    if ka.dimensions == 2 and isinstance(integ, openmm.CustomIntegrator):
+        mask = np.tile([1.0, 1.0, 0.0], (ka.n_particles, 1))
+        integ.setPerDofVariableByName("mask", [openmm.Vec3(*row) for row in mask])
+    sim.context.setPeriodicBoxVectors(*ka.box_vectors)
+    sim.context.setPositions(ka.positions)
+    if isinstance(velocities, str):
+        if velocities != "thermal":
+            raise ValueError(f"velocities must be 'thermal', an array or None; got {velocities!r}")
+        velocities = maxwell_boltzmann_velocities(ka.n_particles, temperature, seed, ka.dimensions)
+    if velocities is not None:
+        set_velocities(sim.context, velocities)
+    return sim
+
+
+def set_velocities(context: openmm.Context, velocities: np.ndarray) -> None:
+    """Set velocities from a reduced (N, 3) array (tau^-1 sigma)."""
+    v = validate_positions(velocities, context.getSystem().getNumParticles(), what="velocities")
+    context.setVelocities(v * (u.nanometer / u.picosecond))
+
+
+def get_positions(context: openmm.Context) -> np.ndarray:
+    """Unwrapped positions (reduced, (N, 3) float64); cheap ndarray path, no periodic wrapping."""
+    state = context.getState(positions=True)
+    return np.asarray(state.getPositions(asNumpy=True).value_in_unit(u.nanometer), dtype=np.float64)
+
+
+def get_velocities(context: openmm.Context) -> np.ndarray:
+    """Velocities (reduced, (N, 3) float64)."""
+    state = context.getState(velocities=True)
+    return np.asarray(state.getVelocities(asNumpy=True).value_in_unit(u.nanometer / u.picosecond))
+
+
+def potential_energy(context: openmm.Context) -> float:
+    """Total potential energy (reduced). Costs more than an MD step on the CPU: call sparingly."""
+    state = context.getState(energy=True)
+    return float(units.as_reduced_energy(state.getPotentialEnergy()))
+
+
+def kinetic_temperature(context: openmm.Context, dof: int | None = None) -> float:
+    """Instantaneous kinetic temperature (reduced): 2 K / dof (dof default 3N - 3)."""
+    n = context.getSystem().getNumParticles()
+    dof = 3 * n - 3 if dof is None else dof
+    ke = float(units.as_reduced_energy(context.getState(energy=True).getKineticEnergy()))
+    return 2.0 * ke / dof
+
+
+def get_forces(context: openmm.Context) -> np.ndarray:
+    """Forces (reduced, (N, 3))."""
+    state = context.getState(forces=True)
+    return np.asarray(state.getForces(asNumpy=True).value_in_unit(u.kilojoule_per_mole / u.nanometer))
+
+
+_ENERGY_CONTEXT_CACHE: dict[tuple, openmm.Context] = {}
+
+
+def evaluate(
+    positions: np.ndarray,
+    types: np.ndarray,
+    box: np.ndarray,
+    platform: str = "Reference",
+    forces: bool = False,
+) -> tuple[float, np.ndarray | None]:
+    """Potential energy (reduced, total) and optionally forces of a configuration.
+
+    Reuses one Context per (N, types, box, platform), since building one costs far more
+    than an evaluation.
+    """
+    ka_types = np.asarray(types, dtype=np.int8)
+    key = (len(ka_types), ka_types.tobytes(), tuple(np.round(np.asarray(box, float), 12)), platform)
+    ctx = _ENERGY_CONTEXT_CACHE.get(key)
+    pos = validate_positions(positions, len(ka_types))
+    if ctx is None:
+        dims = 2 if np.allclose(pos[:, 2], 0.0) else 3
+        ka = KobAndersen(len(ka_types), positions=pos, types=ka_types, box=box, dimensions=dims)
+        plat, props = get_platform(platform, "double" if platform in ("CUDA", "OpenCL") else None)
+        ctx = openmm.Context(ka.system, openmm.VerletIntegrator(0.001), plat, props)
+        if len(_ENERGY_CONTEXT_CACHE) > 8:
+            _ENERGY_CONTEXT_CACHE.clear()
+        _ENERGY_CONTEXT_CACHE[key] = ctx
+    ctx.setPositions(units.length_to_openmm(pos))
+    state = ctx.getState(energy=True, forces=forces)
+    energy = float(units.as_reduced_energy(state.getPotentialEnergy()))
+    f = None
+    if forces:
+        f = np.asarray(state.getForces(asNumpy=True).value_in_unit(u.kilojoule_per_mole / u.nanometer))
+    return energy, f
+
+
+def potential_energy_per_particle(
+    positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "Reference"
+) -> float:
+    """KA potential energy per particle (reduced) of a configuration."""
+    return evaluate(positions, types, box, platform)[0] / len(types)
+
+
+def remove_overlaps(
+    positions: np.ndarray, box: np.ndarray, dimensions: int = 3, diameter: float = 0.85
+) -> np.ndarray:
+    """Push apart overlapping particles with a soft harmonic repulsion, minimised in OpenMM.
+
+    The soft potential k (d - r)^2 for r < d is finite at r = 0, so random starts cannot
+    blow up the way a bare r^-12 does. Returns new positions (reduced).
+    """
+    pos = validate_positions(positions)
+    system = openmm.System()
+    for _ in range(len(pos)):
+        system.addParticle(1.0)
+    force = openmm.CustomNonbondedForce(f"100*step({diameter}-r)*({diameter}-r)^2")
+    force.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
+    force.setCutoffDistance(max(diameter, 1.0))
+    for _ in range(len(pos)):
+        force.addParticle([])
+    system.addForce(force)
+    vecs = [openmm.Vec3(*(row)) for row in np.diag(box)]
+    system.setDefaultPeriodicBoxVectors(*vecs)
+    # Reference (double precision, serial) so the same seed gives the same start bit for bit;
+    # the threaded CPU platform does not (measured: differences of 1e-7 between runs).
+    plat, props = get_platform("Reference")
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), plat, props)
+    ctx.setPositions(pos)
+    openmm.LocalEnergyMinimizer.minimize(ctx, 1e-3, 2000)
+    out = get_positions(ctx)
+    if dimensions == 2:
+        out[:, 2] = 0.0
+    return out
+
+
+def run(
+    simulation: app.Simulation,
+    n_steps: int,
+    progress: bool | str = False,
+    chunk: int = 500,
+    callback: Callable[[int], Any] | None = None,
+) -> None:
+    """Advance ``n_steps`` in chunks, with an optional tqdm progress bar labelled ``progress``."""
+    n_steps = int(n_steps)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_steps, desc=progress if isinstance(progress, str) else "MD", unit="step")
+    done = 0
+    while done < n_steps:
+        k = min(chunk, n_steps - done)
+        simulation.step(k)
+        done += k
+        if bar is not None:
+            bar.update(k)
+        if callback is not None:
+            callback(done)
+    if bar is not None:
+        bar.close()
+
+
+def set_temperature(simulation: app.Simulation, temperature: float) -> None:
+    """Change the thermostat temperature of a Langevin / Nose-Hoover / planar Langevin integrator."""
+    integ = simulation.integrator
+    T = units.as_reduced_temperature(temperature)
+    if isinstance(integ, openmm.LangevinMiddleIntegrator):
+        integ.setTemperature(units.temperature_to_kelvin(T))
+    elif isinstance(integ, openmm.NoseHooverIntegrator):
+        integ.setTemperature(units.temperature_to_kelvin(T))
+    elif isinstance(integ, openmm.CustomIntegrator) and _has_global(integ, "kT"):
+        integ.setGlobalVariableByName(
+            "kT", (u.MOLAR_GAS_CONSTANT_R * units.temperature_to_kelvin(T)).value_in_unit(u.kilojoule_per_mole)
+        )
+    else:
+        raise ValueError(f"{type(integ).__name__} has no thermostat temperature to set")
+
+
+def _has_global(integ: openmm.CustomIntegrator, name: str) -> bool:
+    return any(integ.getGlobalVariableName(i) == name for i in range(integ.getNumGlobalVariables()))
+
+
+def melt_and_quench(
+    simulation: app.Simulation,
+    temperature: float,
+    melt_temperature: float = 2.0,
+    melt_time: float = 10.0,
+    quench_time: float = 10.0,
+    equilibration_time: float = 50.0,
+    dt: float = DEFAULT_DT,
+    progress: bool = False,
+) -> None:
+    """Melt at ``melt_temperature``, cool linearly to ``temperature``, then equilibrate (all reduced).
+
+    Needs a thermostatted integrator (langevin or nose-hoover). Equilibrate for several
+    alpha-relaxation times of the target temperature before measuring anything.
+    """
+    T = units.as_reduced_temperature(temperature)
+    set_temperature(simulation, melt_temperature)
+    run(simulation, int(round(melt_time / dt)), progress and "melt")
+    n_ramp = max(1, int(round(quench_time / dt)))
+    stages = 20
+    for k in range(stages):
+        set_temperature(simulation, melt_temperature + (T - melt_temperature) * (k + 1) / stages)
+        run(simulation, n_ramp // stages)
+    set_temperature(simulation, T)
+    run(simulation, int(round(equilibration_time / dt)), progress and "equilibrate")

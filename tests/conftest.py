@@ -1,0 +1,56 @@
+"""Shared fixtures: the real KA data in ../shared (skipped with a reason when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    env = os.environ.get("GLASSMM_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for c in candidates:
+        d = c / "botan-ka-T0.44" / "train"
+        if d.is_dir() and any(d.glob("*.npz")):
+            return d
+    return None
+
+
+SHARED = shared_data_dir()
+needs_shared = pytest.mark.skipif(
+    SHARED is None,
+    reason="real KA data not found at ../shared/data/botan-ka-T0.44 (set GLASSMM_SHARED_DATA)",
+)
+
+
+@pytest.fixture(scope="session")
+def shared_files() -> list[Path]:
+    if SHARED is None:
+        pytest.skip("real KA data not found at ../shared/data/botan-ka-T0.44 (set GLASSMM_SHARED_DATA)")
+    return sorted(SHARED.glob("*.npz"), key=lambda p: int(p.stem.split("_")[2]))
+
+
+@pytest.fixture(scope="session")
+def shared_config(shared_files):
+    import glassmm
+
+    return glassmm.load_configuration(shared_files[0])
+
+
+@pytest.fixture(scope="session")
+def small_liquid():
+    """A 256-particle KA liquid equilibrated briefly at T = 1.0 (positions reduced)."""
+    import glassmm
+    from glassmm.simulation import create_simulation, get_positions, run
+
+    ka = glassmm.KobAndersen(256, positions="random", seed=3)
+    sim = create_simulation(ka, "langevin", temperature=1.0, seed=3)
+    run(sim, 2000)
+    ka.positions_reduced = get_positions(sim.context)
+    return ka
