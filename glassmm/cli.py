@@ -135,8 +135,171 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+
+# ---------------------------------------------------------------------------- quench
+def _add_quench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("quench", help="minimise to the inherent structure (FIRE), write initial_positions_inherent")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--method", default="fire", choices=("fire", "lbfgs"))
+    p.add_argument("--tolerance", type=float, default=1e-3, help="max |F_i| (FIRE) or OpenMM tolerance (lbfgs)")
+    p.add_argument("--platform", default="CPU")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_quench)
+
+
+def _cmd_quench(args: argparse.Namespace) -> int:
+    from glassmm.workflows import quench_file
+
+    res = quench_file(args.input, args.output, args.method, args.tolerance, args.platform)
+    if args.json:
+        _print_json(res)
+    else:
+        print(f"U/N {res['energy_per_particle']:.6f} -> {res['inherent_energy_per_particle']:.6f} "
+              f"({res['method']}, max|F| {res['max_force']:.2e}, {res['seconds']:.1f} s) -> {res['output']}")
+    return 0 if res["converged"] else 1
+
+
+# ---------------------------------------------------------------------------- isoconf
+def _add_isoconf(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("isoconf", help="run an isoconfigurational ensemble (resumable)")
+    p.add_argument("input", help="starting configuration (npz)")
+    p.add_argument("-T", "--temperature", type=float, required=True)
+    p.add_argument("-o", "--output", required=True, help="prefix: PREFIX_t<k>.npz and PREFIX.json")
+    p.add_argument("-R", "--replicas", type=int, default=32)
+    p.add_argument("--times", type=float, nargs="+", help="recording times (tau)")
+    p.add_argument("--t-max", type=float, default=10.0, help="last time when --times is not given (log-spaced)")
+    p.add_argument("--n-times", type=int, default=8)
+    p.add_argument("--dt", type=float, default=0.005)
+    p.add_argument("--integrator", default="nve", choices=("nve", "langevin", "nose-hoover"))
+    p.add_argument("--platform", default="CPU")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1, help="local processes (one CPU thread each)")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) to run replicas on")
+    p.set_defaults(func=_cmd_isoconf)
+
+
+def _cmd_isoconf(args: argparse.Namespace) -> int:
+    from glassmm.io import load_configuration
+    from glassmm.isoconf import log_spaced_times, run_isoconfigurational
+
+    config = load_configuration(args.input)
+    times = args.times or log_spaced_times(args.t_max, args.n_times, dt=args.dt)
+    res = run_isoconfigurational(
+        config, args.temperature, args.output, n_replicas=args.replicas, times=times, dt=args.dt,
+        integrator=args.integrator, platform=args.platform, seed=args.seed,
+        executor=args.scheduler or "local", workers=args.workers,
+    )
+    _print_json({"files": res.files, "metadata": res.metadata_file, "times": res.times,
+                 "replicas_run": res.replicas_run, "seconds": res.wall_seconds})
+    return 0
+
+
+# ---------------------------------------------------------------------------- analyze / plot
+def _add_analysis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", help="isoconfigurational npz files, or DCD trajectories (with --top)")
+    p.add_argument("--top", help="npz configuration giving types/box for DCD input")
+    p.add_argument("--frame-interval", type=float, help="time between DCD frames (tau)")
+    p.add_argument("-q", type=float, default=7.25, help="wavenumber for F_s")
+    p.add_argument("--overlap-a", type=float, default=0.3)
+    p.add_argument("--species", type=int, default=0, help="0 = A, 1 = B, -1 = all")
+
+
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="MSD, F_s, Q, alpha_2, chi_4, S_4, g(r), S(q), tau_alpha, reliability")
+    _add_analysis_args(p)
+    p.add_argument("-o", "--output", help="write the results JSON here")
+    p.add_argument("--plot", metavar="PREFIX", help="also write PNG plots PREFIX_<name>.png")
+    p.add_argument("--json", action="store_true", help="print the full results as JSON")
+    p.set_defaults(func=_cmd_analyze)
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="PNG plots of the analyses (or of a GlassReporter .h5 file)")
+    _add_analysis_args(p)
+    p.add_argument("-o", "--output", default="glassmm", help="PNG prefix")
+    p.set_defaults(func=_cmd_plot)
+
+
+def _run_analysis(args: argparse.Namespace):
+    from glassmm.workflows import analyze_files
+
+    return analyze_files(args.files, topology=args.top, q=args.q, overlap_a=args.overlap_a,
+                         species=None if args.species < 0 else args.species, frame_interval=args.frame_interval)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    results, objs = _run_analysis(args)
+    if args.output:
+        from glassmm.io import atomic_write
+
+        with atomic_write(args.output, "w") as fh:
+            json.dump(results, fh, default=_json_default, indent=1)
+    if args.plot:
+        from glassmm.workflows import plot_analysis
+
+        results["plots"] = plot_analysis(objs, args.plot)
+    if args.json:
+        _print_json(results)
+    else:
+        sd = results["self_dynamics"]
+        print(f"{'t':>10} {'MSD':>10} {'F_s':>8} {'Q':>8} {'alpha2':>8} {'chi4':>8} {'samples':>8}")
+        for row in zip(sd["times"], sd["msd"], sd["fs"], sd["overlap"], sd["alpha2"], sd["chi4"], sd["n_samples"]):
+            t, m, f, q, a, c, n = row
+            print(f"{t:10.4g} {m:10.4g} {f:8.4f} {q:8.4f} {a:8.4f} {c if c is not None else float('nan'):8.3f} {n:8d}")
+        print(f"tau_alpha = {results['tau_alpha']}, S_AA(q) peak at q = {results['sq_AA_peak_q']:.3f}")
+        if "s4" in results:
+            print(f"xi_4 = {results['s4']['xi4']:.3f} at t = {results['s4_time']:.4g}")
+        for r in results.get("reliability", []):
+            print(f"reliability {r['file']}: split-half {r['r_half']:.3f}, Spearman-Brown {r['spearman_brown']:.3f}")
+        for p in results.get("plots", []):
+            print(f"wrote {p}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from glassmm.workflows import plot_analysis
+
+    _, objs = _run_analysis(args)
+    for p in plot_analysis(objs, args.output):
+        print(f"wrote {p}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- dataset
+def _add_dataset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dataset", help="multi-temperature isoconfigurational dataset from glassmm's own MD")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.add_argument("-T", "--temperatures", type=float, nargs="+", default=[0.56, 0.6, 0.64, 0.7, 0.8, 1.0])
+    p.add_argument("-n", "--n-particles", type=int, default=1000)
+    p.add_argument("--configs", type=int, default=2)
+    p.add_argument("-R", "--replicas", type=int, default=16)
+    p.add_argument("--tau-multiples", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    p.add_argument("--equilibration-taus", type=float, default=20.0)
+    p.add_argument("--min-equilibration", type=float, default=50.0)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--scheduler", help="Dask scheduler address")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_dataset)
+
+
+def _cmd_dataset(args: argparse.Namespace) -> int:
+    from glassmm.dataset import make_dataset
+
+    table = make_dataset(
+        args.temperatures, args.output, n_particles=args.n_particles, n_configs=args.configs,
+        n_replicas=args.replicas, tau_multiples=args.tau_multiples, equilibration_taus=args.equilibration_taus,
+        min_equilibration=args.min_equilibration, workers=args.workers, executor=args.scheduler or "local",
+        seed=args.seed,
+    )
+    for e in table["temperatures"]:
+        print(f"T = {e['temperature']:.3f}: tau_alpha = {e['tau_alpha']:.3f}, {len(e['files'])} files, {e['seconds']:.0f} s")
+    print(f"cost: {table['seconds']:.0f} s wall on this machine; table in {Path(args.output) / 'tau_alpha.json'}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
-_ADDERS = [_add_inspect, _add_simulate]
+_ADDERS = [_add_inspect, _add_simulate, _add_quench, _add_isoconf, _add_analyze, _add_plot, _add_dataset]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -100,3 +100,144 @@ def simulate(
         "steps_per_s": n_prod / wall if wall > 0 else float("nan"),
         "potential_energy_per_particle": potential_energy(sim.context) / ka.n_particles,
     }
+
+
+def quench_file(
+    path: str | Path,
+    output: str | Path,
+    method: str = "fire",
+    force_tolerance: float = 1e-3,
+    platform: str = "CPU",
+    density: float = 1.2,
+) -> dict[str, Any]:
+    """Quench a configuration file to its inherent structure; write it with ``initial_positions_inherent``.
+
+    Every array of the input is kept; returns energies per particle (reduced) before/after.
+    """
+    from glassmm.io import INHERENT_KEY, load_configuration, save_configuration
+    from glassmm.minimize import fire_minimize, lbfgs_minimize
+
+    c = load_configuration(path, density=density)
+    t0 = time.perf_counter()
+    if method == "fire":
+        res = fire_minimize(c.positions, c.types, c.box, force_tolerance=force_tolerance, platform=platform)
+    elif method == "lbfgs":
+        res = lbfgs_minimize(c.positions, c.types, c.box, force_tolerance=force_tolerance, platform=platform)
+    else:
+        raise ValueError(f"unknown minimiser {method!r}; choose fire or lbfgs")
+    c.extra[INHERENT_KEY] = res.positions
+    save_configuration(output, c)
+    return {
+        "input": str(path),
+        "output": str(output),
+        "method": method,
+        "energy_per_particle": res.initial_energy_per_particle,
+        "inherent_energy_per_particle": res.energy_per_particle,
+        "max_force": res.max_force,
+        "converged": res.converged,
+        "steps": res.n_steps,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def analyze_files(
+    files: list[str | Path],
+    topology: str | Path | None = None,
+    q: float = 7.25,
+    overlap_a: float = 0.3,
+    species: int | None = 0,
+    frame_interval: float | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Analyse isoconfigurational npz files, or a DCD trajectory (with ``topology``: an npz config).
+
+    Returns
+    -------
+    results : dict
+        JSON-ready figures (self dynamics, tau_alpha, S_4 and xi_4, g(r), S(q), reliability).
+    objects : dict
+        The compute objects, for plotting.
+    """
+    from glassmm.analysis import (
+        FourPointStructureFactor,
+        RadialDistribution,
+        SelfDynamics,
+        StaticStructureFactor,
+        split_half_reliability,
+    )
+    from glassmm.io import load_configuration
+
+    files = [Path(f) for f in files]
+    if not files:
+        raise ValueError("no input files given")
+    objs: dict[str, Any] = {}
+    results: dict[str, Any] = {"files": [str(f) for f in files]}
+    if all(f.suffix == ".dcd" for f in files):
+        if topology is None:
+            raise ValueError("a DCD trajectory needs --top CONFIG.npz for types and box")
+        import mdtraj
+
+        ref = load_configuration(topology)
+        frames = np.concatenate([mdtraj.load_dcd(str(f), top=_mdtraj_topology(ref.types)).xyz for f in files]).astype(np.float64)
+        dt_frame = frame_interval or 1.0
+        times = np.arange(len(frames)) * dt_frame
+        sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species).compute_trajectory(times, frames, ref.types)
+        first = frames[0]
+        types, box = ref.types, ref.box
+        s4 = None
+    else:
+        configs = [load_configuration(f) for f in files]
+        for f, c in zip(files, configs):
+            if c.replica_positions is None or "time" not in c.extra:
+                raise ValueError(f"{f}: not an isoconfigurational file (needs 'positions' and 'time'); "
+                                 "for a trajectory pass .dcd files with --top")
+        sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species)
+        for c in configs:
+            sd.accumulate(float(c.extra["time"]), c.replica_positions, c.positions, c.types)
+        ta = sd.tau_alpha
+        # S_4 at the lag closest to tau_alpha (or the last one), over replicas of every file there
+        target = ta if np.isfinite(ta) else sd.times[-1]
+        t_s4 = sd.times[np.argmin(np.abs(np.log(sd.times / target)))]
+        s4 = FourPointStructureFactor(overlap_a=overlap_a, species=species)
+        for c in configs:
+            if np.isclose(float(c.extra["time"]), t_s4):
+                s4.accumulate(c.replica_positions, c.positions, c.box, c.types)
+        results["s4_time"] = float(t_s4)
+        results["reliability"] = [
+            {"file": str(f), "time": float(c.extra["time"]), **split_half_reliability(c.positions, c.replica_positions, c.types, species)}
+            for f, c in zip(files, configs) if c.replica_positions.shape[0] >= 4
+        ]
+        first, types, box = configs[0].positions, configs[0].types, configs[0].box
+    objs["self_dynamics"] = sd
+    results["self_dynamics"] = sd.as_dict()
+    results["tau_alpha"] = results["self_dynamics"]["tau_alpha"]
+    if s4 is not None and len(s4._W) >= 2:
+        objs["s4"] = s4
+        results["s4"] = s4.as_dict()
+    gr = RadialDistribution(pair=(0, 0)).accumulate(first, box, types)
+    sq = StaticStructureFactor(species=0).accumulate(first, box, types)
+    objs["gr_AA"], objs["sq_AA"] = gr, sq
+    results["gr_AA"], results["sq_AA"] = gr.as_dict(), sq.as_dict()
+    results["sq_AA_peak_q"] = float(sq.q[np.argmax(sq.s)])
+    return results, objs
+
+
+def plot_analysis(objs: dict[str, Any], prefix: str | Path) -> list[str]:
+    """Write one PNG per compute object: PREFIX_<name>.png."""
+    prefix = Path(prefix)
+    out = []
+    for name, obj in objs.items():
+        path = prefix.parent / f"{prefix.name}_{name}.png"
+        obj.plot(path)
+        out.append(str(path))
+    return out
+
+
+def _mdtraj_topology(types: np.ndarray):
+    import mdtraj
+
+    top = mdtraj.Topology()
+    chain = top.add_chain()
+    for t in types:
+        res = top.add_residue("AB"[int(t)], chain)
+        top.add_atom("AB"[int(t)], mdtraj.element.virtual, res)
+    return top

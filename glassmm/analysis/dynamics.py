@@ -1,0 +1,198 @@
+"""Self dynamics: MSD, F_s(q, t), overlap Q(t), non-Gaussian parameter, chi_4(t), tau_alpha."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+
+def _self_scattering(r: np.ndarray, q: float, dimensions: int) -> np.ndarray:
+    """Isotropic average of cos(q . dr): sin(qr)/(qr) in 3D, J0(qr) in 2D."""
+    if dimensions == 2:
+        from scipy.special import j0
+
+        return j0(q * r)
+    return np.sinc(q * r / np.pi)  # numpy's sinc is sin(pi x)/(pi x)
+
+
+class SelfDynamics:
+    """Self-part dynamics of one species, accumulated over samples at each lag time.
+
+    A *sample* is one set of displacements at one lag time: a replica of an
+    isoconfigurational ensemble, a time origin of a trajectory, or one report of a running
+    simulation. Averages run over samples; chi_4 is the sample variance of the overlap.
+
+    Parameters
+    ----------
+    q : float (reduced, 1/sigma_AA)
+        Wavenumber of F_s; 7.25 is the first peak of S_AA(q) for KA at density 1.2.
+    overlap_a : float (reduced length)
+        Overlap cutoff a: w_i = 1 if |dr_i| < a.
+    species : int or None
+        0 = A, 1 = B, None = all particles.
+    dimensions : int
+
+    Attributes (after accumulating)
+    ----------
+    times, msd, fs, overlap, alpha2, chi4, n_samples : ndarray
+    """
+
+    def __init__(self, q: float = 7.25, overlap_a: float = 0.3, species: int | None = 0, dimensions: int = 3) -> None:
+        self.q, self.overlap_a, self.species, self.dimensions = q, overlap_a, species, dimensions
+        self.reset()
+
+    def reset(self) -> "SelfDynamics":
+        self._acc: dict[float, np.ndarray] = defaultdict(lambda: np.zeros(6))
+        self._n_sel: int | None = None
+        return self
+
+    def _select(self, types: np.ndarray | None, n: int) -> np.ndarray:
+        if self.species is None:
+            return np.ones(n, dtype=bool)
+        if types is None:
+            raise ValueError("types are needed to select a species (or pass species=None)")
+        return np.asarray(types) == self.species
+
+    def accumulate(self, time: float, positions: np.ndarray, reference: np.ndarray, types: np.ndarray | None = None) -> "SelfDynamics":
+        """Add samples at lag ``time``: positions (N, 3) or (R, N, 3) against ``reference`` (N, 3)."""
+        pos = np.asarray(positions, dtype=np.float64)
+        ref = np.asarray(reference, dtype=np.float64)
+        if pos.ndim == 2:
+            pos = pos[None]
+        if pos.shape[1:] != ref.shape:
+            raise ValueError(f"positions {pos.shape} do not match reference {ref.shape}")
+        sel = self._select(types, ref.shape[0])
+        dr = pos[:, sel] - ref[None, sel]
+        r2 = np.einsum("rnk,rnk->rn", dr, dr)
+        r = np.sqrt(r2)
+        Q = (r < self.overlap_a).mean(axis=1)
+        acc = self._acc[round(float(time), 10)]
+        acc += [
+            len(pos),
+            r2.mean(axis=1).sum(),
+            (r2 * r2).mean(axis=1).sum(),
+            _self_scattering(r, self.q, self.dimensions).mean(axis=1).sum(),
+            Q.sum(),
+            (Q * Q).sum(),
+        ]
+        self._n_sel = int(sel.sum())
+        return self
+
+    def compute_trajectory(
+        self, times: np.ndarray, positions: np.ndarray, types: np.ndarray | None = None, max_origins: int = 20
+    ) -> "SelfDynamics":
+        """Multiple-time-origin average over an unwrapped trajectory (F, N, 3) at equally spaced ``times``."""
+        self.reset()
+        pos = np.asarray(positions, dtype=np.float64)
+        times = np.asarray(times, dtype=float)
+        lags = np.unique(np.round(np.geomspace(1, len(times) - 1, min(40, len(times) - 1))).astype(int))
+        origin_step = max(1, (len(times) - 1) // max_origins)
+        for lag in lags:
+            for o in range(0, len(times) - lag, origin_step):
+                self.accumulate(times[o + lag] - times[o], pos[o + lag], pos[o], types)
+        return self
+
+    def compute_isoconf(self, files: Iterable[str | Path]) -> "SelfDynamics":
+        """Average over the replicas of isoconfigurational files (one lag time per file)."""
+        from glassmm.io import load_configuration
+
+        self.reset()
+        for f in files:
+            c = load_configuration(f)
+            if c.replica_positions is None or "time" not in c.extra:
+                raise ValueError(f"{f}: not an isoconfigurational file (needs 'positions' and 'time')")
+            self.accumulate(float(c.extra["time"]), c.replica_positions, c.positions, c.types)
+        return self
+
+    # ------------------------------------------------------------------ results
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self._acc:
+            raise RuntimeError("no samples accumulated yet")
+        ts = np.array(sorted(self._acc))
+        return ts, np.stack([self._acc[t] for t in ts])
+
+    @property
+    def times(self) -> np.ndarray:
+        return self._table()[0]
+
+    @property
+    def n_samples(self) -> np.ndarray:
+        return self._table()[1][:, 0].astype(int)
+
+    def _mean(self, col: int) -> np.ndarray:
+        _, a = self._table()
+        return a[:, col] / a[:, 0]
+
+    @property
+    def msd(self) -> np.ndarray:
+        return self._mean(1)
+
+    @property
+    def fs(self) -> np.ndarray:
+        return self._mean(3)
+
+    @property
+    def overlap(self) -> np.ndarray:
+        return self._mean(4)
+
+    @property
+    def alpha2(self) -> np.ndarray:
+        d = self.dimensions
+        r2, r4 = self._mean(1), self._mean(2)
+        return d * r4 / ((d + 2) * r2**2) - 1.0
+
+    @property
+    def chi4(self) -> np.ndarray:
+        """N_sel (<Q^2> - <Q>^2), with <.> over samples (nan where only one sample)."""
+        _, a = self._table()
+        q, q2 = a[:, 4] / a[:, 0], a[:, 5] / a[:, 0]
+        var = (q2 - q * q) * a[:, 0] / np.maximum(a[:, 0] - 1, 1)  # unbiased
+        return np.where(a[:, 0] > 1, self._n_sel * var, np.nan)
+
+    @property
+    def tau_alpha(self) -> float:
+        return tau_alpha(self.times, self.fs)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "q": self.q, "overlap_a": self.overlap_a, "species": self.species,
+            "times": self.times.tolist(), "n_samples": self.n_samples.tolist(),
+            "msd": self.msd.tolist(), "fs": self.fs.tolist(), "overlap": self.overlap.tolist(),
+            "alpha2": self.alpha2.tolist(), "chi4": [None if np.isnan(x) else float(x) for x in self.chi4],
+            "tau_alpha": None if np.isnan(self.tau_alpha) else self.tau_alpha,
+        }
+
+    def plot(self, path: str | Path | None = None):
+        """Four panels: MSD, F_s, non-Gaussian parameter, chi_4 against time (log axes)."""
+        from glassmm.analysis._plot import finish, pyplot
+
+        plt = pyplot()
+        fig, axes = plt.subplots(2, 2, figsize=(9, 7))
+        t = self.times
+        axes[0, 0].loglog(t, self.msd, "o-"); axes[0, 0].set_ylabel("MSD")
+        axes[0, 1].semilogx(t, self.fs, "o-", label="$F_s$"); axes[0, 1].semilogx(t, self.overlap, "s--", label="Q")
+        axes[0, 1].axhline(np.exp(-1), color="gray", lw=0.8); axes[0, 1].legend(); axes[0, 1].set_ylabel(f"F_s(q={self.q}, t)")
+        axes[1, 0].semilogx(t, self.alpha2, "o-"); axes[1, 0].set_ylabel(r"$\alpha_2$")
+        axes[1, 1].semilogx(t, self.chi4, "o-"); axes[1, 1].set_ylabel(r"$\chi_4$")
+        for ax in axes.ravel():
+            ax.set_xlabel(r"t / $\tau$")
+        fig.suptitle(f"self dynamics (species {self.species}); tau_alpha = {self.tau_alpha:.3g}")
+        fig.tight_layout()
+        return finish(fig, path)
+
+
+def tau_alpha(times: np.ndarray, fs: np.ndarray, threshold: float = float(np.exp(-1))) -> float:
+    """First time F_s drops below ``threshold`` (1/e), interpolated linearly in log t; nan if never."""
+    times, fs = np.asarray(times, float), np.asarray(fs, float)
+    below = np.nonzero(fs < threshold)[0]
+    if len(below) == 0:
+        return float("nan")
+    k = below[0]
+    if k == 0:
+        return float(times[0])
+    t0, t1, f0, f1 = times[k - 1], times[k], fs[k - 1], fs[k]
+    w = (f0 - threshold) / (f0 - f1)
+    return float(np.exp(np.log(t0) + w * (np.log(t1) - np.log(t0))))

@@ -1,0 +1,42 @@
+"""The dataset recipe end to end at a tiny, hot scale; the CLI analyze/plot on its output."""
+
+import json
+
+import numpy as np
+import pytest
+
+from glassmm.cli import main
+from glassmm.dataset import make_dataset
+from glassmm.io import load_configuration
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ds")
+    table = make_dataset([2.0], out, n_particles=256, n_configs=1, n_replicas=4, tau_multiples=(0.5, 1.0),
+                         equilibration_taus=2, min_equilibration=2.0, progress=False)
+    return out, table
+
+
+def test_dataset_table_and_files(tiny_dataset):
+    out, table = tiny_dataset
+    saved = json.loads((out / "tau_alpha.json").read_text())
+    assert saved["temperatures"][0]["temperature"] == 2.0
+    tau = saved["temperatures"][0]["tau_alpha"]
+    assert 0.05 < tau < 1.0  # hot liquid: tau_alpha well under one tau
+    files = saved["temperatures"][0]["files"]
+    assert len(files) == 2
+    times = [float(load_configuration(f).extra["time"]) for f in files]
+    assert times[1] == pytest.approx(tau, abs=0.005)
+
+
+def test_analyze_and_plot_cli(tiny_dataset, tmp_path, capsys):
+    out, table = tiny_dataset
+    files = table["temperatures"][0]["files"]
+    assert main(["analyze", *files, "--json", "--plot", str(tmp_path / "p")]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert len(res["self_dynamics"]["times"]) == 2
+    assert res["self_dynamics"]["fs"][1] < res["self_dynamics"]["fs"][0]
+    assert all((tmp_path / f"p_{n}.png").exists() for n in ("self_dynamics", "gr_AA", "sq_AA"))
+    assert main(["plot", *files, "-o", str(tmp_path / "q")]) == 0
+    assert (tmp_path / "q_self_dynamics.png").exists()
