@@ -28,6 +28,20 @@ _EXPORTS: dict[str, str] = {
     "melt_and_quench": "glassmm.simulation",
     "potential_energy_per_particle": "glassmm.simulation",
     "maxwell_boltzmann_velocities": "glassmm.simulation",
+    "run_isoconfigurational": "glassmm.isoconf",
+    "fire_minimize": "glassmm.minimize",
+    "analysis": "glassmm.analysis",
+    "BOTAN": "glassmm.models.botan",
+    "TBOTAN": "glassmm.models.botan",
+    "load_model": "glassmm.models.artifact",
+    "export_torchscript": "glassmm.models.artifact",
+    "bundled_models": "glassmm.models.artifact",
+    "train_model": "glassmm.training.api",
+    "evaluate_model": "glassmm.training.evaluate",
+    "GlassReporter": "glassmm.reporters",
+    "read_report": "glassmm.reporters",
+    "load_predictor": "glassmm.backends",
+    "list_backends": "glassmm.backends",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

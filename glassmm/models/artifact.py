@@ -1,0 +1,216 @@
+"""Self-contained model artifacts: export, load, and the bundled-model registry.
+
+An artifact is one TorchScript file that takes positions (N, 3), box (3,), types (N,) and,
+for IS / TS+IS models, the inherent positions; it builds its own periodic graph and returns
+per-particle propensity (reduced length) and, for T-BOTAN, the temperature estimate
+(reduced). Its metadata (units, cutoff, target time, training temperatures, inputs, data
+provenance, glassmm version, normalisation) travels inside the file, readable through the
+scripted ``metadata()`` method or ``torch.jit.load(..., _extra_files={"glassmm.json": ""})``.
+
+Loading needs ``import vesin_torch`` first (the graph builder is a vesin TorchScript class);
+:func:`load_model` does that. TorchScript is deprecated upstream in favour of
+``torch.export``: callers use :class:`Predictor`, never the TorchScript object directly,
+so the storage format can change behind it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from glassmm.models.botan import BOTAN
+
+BUNDLED_DIR = Path(__file__).parent / "bundled"
+METADATA_FILE = "glassmm.json"
+
+
+class ArtifactModule(nn.Module):
+    """BOTAN + de-standardisation + input checks: the thing that is scripted and saved."""
+
+    def __init__(self, model: BOTAN, norm: Dict[str, float], metadata_json: str) -> None:
+        super().__init__()
+        self.model = model
+        self.node_mean = float(norm["node_mean"])
+        self.node_std = float(norm["node_std"])
+        self.edge_std = float(norm["edge_std"])
+        self.t_mean = float(norm.get("t_mean", 0.0))
+        self.t_std = float(norm.get("t_std", 1.0))
+        self.metadata_json = metadata_json
+        self.needs_inherent = model.inputs != "TS"
+
+    def forward(
+        self,
+        positions: torch.Tensor,
+        box: torch.Tensor,
+        types: torch.Tensor,
+        inherent_positions: Optional[torch.Tensor] = None,
+    ) -> Dict[str, torch.Tensor]:
+        if positions.dim() != 2 or positions.shape[1] != 3:
+            raise ValueError("positions must have shape (N, 3)")
+        if types.dim() != 1 or types.shape[0] != positions.shape[0]:
+            raise ValueError("types must have shape (N,) matching positions")
+        if box.numel() != 3:
+            raise ValueError("box must have 3 edge lengths")
+        if not bool(torch.isfinite(positions).all()):
+            raise ValueError("positions contain NaN or infinite values")
+        if bool((types < 0).any()) or bool((types > 1).any()):
+            raise ValueError("types must be 0 (A) or 1 (B)")
+        if self.needs_inherent and inherent_positions is None:
+            raise ValueError("this model needs inherent_positions (its inputs are IS or TS+IS)")
+        dtype = self.model.node_encoder.net[0].weight.dtype
+        inh: Optional[torch.Tensor] = None
+        if inherent_positions is not None:
+            inh = inherent_positions.to(dtype)
+        out = self.model(positions.to(dtype), box.reshape(3).to(dtype), types.to(torch.int64), inh)
+        res: Dict[str, torch.Tensor] = {
+            "propensity": out["node"] * self.node_std + self.node_mean,
+            "edge_index": out["edge_index"],
+            "edge_delta": out["edge"] * self.edge_std,
+        }
+        if "temperature" in out:
+            res["temperature"] = out["temperature"] * self.t_std + self.t_mean
+        return res
+
+    @torch.jit.export
+    def metadata(self) -> str:
+        return self.metadata_json
+
+
+def build_metadata(model: BOTAN, **info: Any) -> Dict[str, Any]:
+    """Standard metadata block; ``info`` adds/overrides fields (target_time, provenance, ...)."""
+    from glassmm import __version__
+
+    meta: Dict[str, Any] = {
+        "format": "glassmm-torchscript-1",
+        "kind": "tbotan" if model.temperature_head else "botan",
+        "units": "reduced LJ (sigma_AA, epsilon_AA, tau); positions and propensity in sigma_AA",
+        "system": "Kob-Andersen 3D 80:20, density 1.2",
+        "cutoff": model.cutoff,
+        "inputs": model.inputs,
+        "architecture": model.config(),
+        "outputs": ["propensity", "edge_delta"] + (["temperature"] if model.temperature_head else []),
+        "glassmm_version": __version__,
+        "load_requires": ["import vesin_torch"],
+    }
+    meta.update(info)
+    return meta
+
+
+def export_torchscript(model: BOTAN, norm: Dict[str, float], path: str | Path, **info: Any) -> Path:
+    """Script and save a model with its metadata (atomically)."""
+    from glassmm.io import atomic_write
+
+    meta = build_metadata(model, **info)
+    meta["normalisation"] = dict(norm)
+    mod = ArtifactModule(model.eval(), norm, json.dumps(meta))
+    scripted = torch.jit.script(mod)
+    path = Path(path)
+    with atomic_write(path) as fh:
+        torch.jit.save(scripted, fh, _extra_files={METADATA_FILE: json.dumps(meta)})
+    return path
+
+
+@dataclass
+class Prediction:
+    """Per-particle propensity (reduced length) and, for T-BOTAN, the temperature (reduced)."""
+
+    propensity: np.ndarray
+    temperature: float | None
+    edge_index: np.ndarray | None = None
+    edge_delta: np.ndarray | None = None
+
+
+class Predictor:
+    """A loaded model: ``predictor(positions, box, types)`` -> :class:`Prediction`.
+
+    For IS / TS+IS models the inherent structure is computed with FIRE unless given.
+    """
+
+    def __init__(self, module: Any, metadata: Dict[str, Any], device: str = "cpu", name: str = "") -> None:
+        self.module, self.metadata, self.device, self.name = module, metadata, torch.device(device), name
+
+    @property
+    def needs_inherent(self) -> bool:
+        return self.metadata.get("inputs", "TS") != "TS"
+
+    @property
+    def has_temperature(self) -> bool:
+        return "temperature" in self.metadata.get("outputs", [])
+
+    def check_system(self, n_particles: int, types: np.ndarray, dimensions: int = 3) -> None:
+        """Refuse systems the model was not made for (raises ValueError naming the mismatch)."""
+        types = np.asarray(types)
+        if len(types) != n_particles:
+            raise ValueError(f"types has {len(types)} entries for {n_particles} particles")
+        if dimensions != 3:
+            raise ValueError(f"model {self.name!r} was trained on 3D Kob-Andersen; system is {dimensions}D")
+        if not np.all(np.isin(types, (0, 1))):
+            raise ValueError(f"model {self.name!r} knows types 0 (A) and 1 (B) only")
+        frac = float(np.mean(types == 0))
+        if abs(frac - 0.8) > 0.05:
+            raise ValueError(f"model {self.name!r} was trained on KA 80:20; this system has {frac:.0%} A")
+
+    def __call__(self, positions: Any, box: Any, types: Any, inherent_positions: Any = None,
+                 edges: bool = False) -> Prediction:
+        pos = np.asarray(positions, dtype=np.float64)
+        if self.needs_inherent and inherent_positions is None:
+            from glassmm.training.data import inherent_structure
+
+            inherent_positions = inherent_structure(pos, np.asarray(types), np.asarray(box, float))
+        t = lambda x, dt=torch.float32: torch.as_tensor(np.asarray(x), dtype=dt, device=self.device)  # noqa: E731
+        with torch.no_grad():
+            out = self.module(t(pos), t(box), t(types, torch.int64),
+                              None if inherent_positions is None else t(inherent_positions))
+        temp = float(out["temperature"]) if "temperature" in out else None
+        return Prediction(
+            propensity=out["propensity"].double().cpu().numpy(),
+            temperature=temp,
+            edge_index=out["edge_index"].cpu().numpy() if edges else None,
+            edge_delta=out["edge_delta"].double().cpu().numpy() if edges else None,
+        )
+
+
+def bundled_models() -> Dict[str, Path]:
+    """Name -> path of the models shipped inside glassmm."""
+    return {p.stem: p for p in sorted(BUNDLED_DIR.glob("*.pt"))}
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    models = bundled_models()
+    if str(name_or_path) in models:
+        return models[str(name_or_path)]
+    raise ValueError(f"no model file or bundled model named {str(name_or_path)!r}; bundled: {sorted(models) or 'none'}")
+
+
+def read_metadata(path: str | Path) -> Dict[str, Any]:
+    import vesin_torch  # noqa: F401  (registers the graph builder's TorchScript class)
+
+    extra = {METADATA_FILE: ""}
+    try:
+        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: not a readable glassmm TorchScript artifact ({str(exc).splitlines()[0]})") from exc
+    return json.loads(extra[METADATA_FILE])
+
+
+def load_model(name_or_path: str | Path, device: str = "cpu") -> Predictor:
+    """Load a bundled model by name, or an artifact file, as a :class:`Predictor`."""
+    import vesin_torch  # noqa: F401
+
+    path = resolve_model(name_or_path)
+    extra = {METADATA_FILE: ""}
+    try:
+        module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: not a readable glassmm TorchScript artifact ({str(exc).splitlines()[0]})") from exc
+    meta = json.loads(extra[METADATA_FILE])
+    return Predictor(module, meta, device=device, name=str(name_or_path))

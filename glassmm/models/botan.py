@@ -1,0 +1,181 @@
+"""BOTAN and T-BOTAN in PyTorch (TorchScript-compatible).
+
+BOTAN (Shiba, Hanai, Suzumura, Shimokawabe, J. Chem. Phys. 158, 084503 (2023)): a node
+encoder on particle type, an edge encoder on the pair vector for pairs closer than 2.0,
+``n_steps`` message-passing steps with shared weights -- edge update from [sender,
+receiver, edge, encoded edge], node update from [node, encoded node, sum of incoming
+edges] -- and two heads: per-particle propensity and per-edge change of pair distance.
+
+T-BOTAN adds a global feature that gathers the mean node feature at every step without
+feeding back into the nodes, and a decoder that regresses the temperature.
+
+glassmm's physics-informed option (``energy_features=True``, the default) adds to the
+encoders the KA pair energy of each edge and each particle's pair energy (computed here from
+the positions, so the model stays self-contained): local energy is the best single
+structural predictor of propensity known for KA, and the network refines it.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from glassmm.graph import periodic_graph
+
+
+
+class MLP(nn.Module):
+    """Linear -> SiLU -> Linear -> LayerNorm (the block used throughout)."""
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, norm: bool = True) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_in, n_hidden), nn.SiLU(), nn.Linear(n_hidden, n_out))
+        self.norm = nn.LayerNorm(n_out) if norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.net(x))
+
+
+def ka_pair_energies(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Shifted KA pair energy (reduced) of each edge, zero beyond 2.5 sigma_ab."""
+    # s = number of B particles in the pair; the same exact quadratics as glassmm.systems
+    s = (types[edge_index[0]] + types[edge_index[1]]).to(r.dtype)
+    eps = 1.0 + 1.25 * s - 0.75 * s * s
+    sig = 1.0 - 0.34 * s + 0.14 * s * s
+    x = (sig / r) ** 6
+    xc = 0.4**6
+    u = 4.0 * eps * (x * x - x - (xc * xc - xc))
+    return torch.where(r < 2.5 * sig, u, torch.zeros_like(u))
+
+
+class BOTAN(nn.Module):
+    """BOTAN / T-BOTAN.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of node and edge features.
+    n_steps : int
+        Message-passing steps (shared weights).
+    cutoff : float (reduced)
+        Graph cutoff (2.0 sigma_AA in BOTAN).
+    energy_features : bool
+        Add KA pair energies to the encoders (needs an energy cutoff of 2.5).
+    temperature_head : bool
+        T-BOTAN: global feature and temperature decoder.
+    inputs : {"TS", "IS", "TS+IS"}
+        Which positions the features come from; with "TS+IS" the graph is built on the
+        inherent structure and the thermal geometry enters as extra edge/node features.
+    """
+
+    def __init__(
+        self,
+        hidden: int = 64,
+        n_steps: int = 7,
+        cutoff: float = 2.0,
+        energy_features: bool = True,
+        temperature_head: bool = False,
+        inputs: str = "TS",
+    ) -> None:
+        super().__init__()
+        if inputs not in ("TS", "IS", "TS+IS"):
+            raise ValueError(f"inputs must be TS, IS or TS+IS; got {inputs!r}")
+        self.hidden, self.n_steps, self.cutoff = hidden, n_steps, cutoff
+        self.energy_features, self.temperature_head, self.inputs = energy_features, temperature_head, inputs
+        n_sets = 2 if inputs == "TS+IS" else 1
+        n_node_in = 2 + (n_sets if energy_features else 0)
+        n_edge_in = 4 * n_sets + (n_sets if energy_features else 0)
+        self.node_encoder = MLP(n_node_in, hidden, hidden)
+        self.edge_encoder = MLP(n_edge_in, hidden, hidden)
+        self.edge_update = MLP(4 * hidden, hidden, hidden)
+        self.node_update = MLP(3 * hidden, hidden, hidden)
+        self.node_head = MLP(hidden, hidden, 1, norm=False)
+        self.edge_head = MLP(hidden, hidden, 1, norm=False)
+        self.global_update = MLP(2 * hidden, hidden, hidden)
+        self.temperature_decoder = MLP(hidden, hidden, 1, norm=False)
+
+    def _features(self, pos: torch.Tensor, box: torch.Tensor, types: torch.Tensor, edge_index: torch.Tensor,
+                  n: int) -> List[torch.Tensor]:
+        """Edge inputs [vector, r, (u_ij)] and node energies for one set of positions on a fixed graph."""
+        d = pos[edge_index[0]] - pos[edge_index[1]]
+        d = d - box * torch.round(d / box)
+        r = torch.linalg.norm(d, dim=1)
+        feats = [d, r.unsqueeze(1)]
+        node_e = torch.zeros(n, dtype=pos.dtype, device=pos.device)
+        if self.energy_features:
+            u = ka_pair_energies(types, edge_index, r)
+            # each directed edge carries half of the pair energy to its receiver
+            node_e = node_e.index_add(0, edge_index[1], 0.5 * u)
+            feats.append(u.clamp(max=5.0).unsqueeze(1))
+        return [torch.cat(feats, dim=1), node_e]
+
+    def forward(
+        self,
+        positions: torch.Tensor,
+        box: torch.Tensor,
+        types: torch.Tensor,
+        inherent_positions: Optional[torch.Tensor] = None,
+    ) -> Dict[str, torch.Tensor]:
+        """Predict (standardised) per-particle and per-edge targets.
+
+        Returns a dict with ``node`` (N,), ``edge`` (E,), ``edge_index`` (2, E) and, for
+        T-BOTAN, ``temperature`` () -- all before de-standardisation.
+        """
+        types = types.to(torch.int64)
+        n = positions.shape[0]
+        if self.inputs == "TS":
+            main = positions
+        else:
+            if inherent_positions is None:
+                raise ValueError("this model needs inherent_positions (inputs IS or TS+IS)")
+            main = inherent_positions
+        # energy features need pairs out to 2.5; message passing uses pairs under `cutoff`
+        graph_cut = 2.5 if self.energy_features else self.cutoff
+        edge_index, vec = periodic_graph(main, box, graph_cut)
+        full_index = edge_index
+        edge_feat, node_e = self._features(main, box, types, full_index, n)
+        r_main = torch.linalg.norm(vec, dim=1)
+        keep = r_main < self.cutoff
+        edge_index = full_index[:, keep]
+        edge_in = [edge_feat[keep]]
+        node_in = [nn.functional.one_hot(types, 2).to(positions.dtype)]
+        if self.energy_features:
+            node_in.append(((node_e + 6.5) / 1.0).unsqueeze(1))
+        if self.inputs == "TS+IS":
+            ts_feat, ts_e = self._features(positions, box, types, full_index, n)
+            edge_in.append(ts_feat[keep])
+            if self.energy_features:
+                node_in.append(((ts_e + 6.0) / 1.0).unsqueeze(1))
+        x = torch.cat(node_in, dim=1)
+        e_raw = torch.cat(edge_in, dim=1)
+        h0 = self.node_encoder(x)
+        e0 = self.edge_encoder(e_raw)
+        h, e = h0, e0
+        g = torch.zeros(self.hidden, dtype=h.dtype, device=h.device)
+        src, dst = edge_index[0], edge_index[1]
+        for _ in range(self.n_steps):
+            e = self.edge_update(torch.cat([h[src], h[dst], e, e0], dim=1))
+            agg = torch.zeros_like(h).index_add(0, dst, e)
+            h = self.node_update(torch.cat([h, h0, agg], dim=1))
+            if self.temperature_head:
+                g = self.global_update(torch.cat([g, h.mean(dim=0)]).unsqueeze(0)).squeeze(0)
+        out: Dict[str, torch.Tensor] = {
+            "node": self.node_head(h).squeeze(1),
+            "edge": self.edge_head(e).squeeze(1),
+            "edge_index": edge_index,
+        }
+        if self.temperature_head:
+            out["temperature"] = self.temperature_decoder(g.unsqueeze(0)).reshape(())
+        return out
+
+    def config(self) -> Dict[str, object]:
+        return {"hidden": self.hidden, "n_steps": self.n_steps, "cutoff": self.cutoff,
+                "energy_features": self.energy_features, "temperature_head": self.temperature_head,
+                "inputs": self.inputs}
+
+
+def TBOTAN(**kwargs) -> BOTAN:
+    """T-BOTAN: BOTAN with the global feature and temperature decoder."""
+    return BOTAN(temperature_head=True, **kwargs)

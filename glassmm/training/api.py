@@ -1,0 +1,55 @@
+"""``train_model``: files in, artifact out (the API behind ``glassmm train``)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Sequence
+
+from glassmm.training.trainer import TrainConfig, Trainer
+
+
+def _provenance(files: Sequence[str | Path]) -> list[dict[str, str]]:
+    out = []
+    for f in files:
+        h = hashlib.sha1(Path(f).read_bytes()).hexdigest()[:16]
+        out.append({"file": Path(f).name, "sha1_16": h})
+    return out
+
+
+def train_model(
+    train_files: Sequence[str | Path],
+    val_files: Sequence[str | Path],
+    output: str | Path,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    target_time: float | None = None,
+    progress: bool = True,
+    temperature: float | None = None,
+    **metadata: Any,
+) -> dict[str, Any]:
+    """Train on ``train_files``, early-stop on ``val_files``, export the best model to ``output``."""
+    from glassmm.models.artifact import export_torchscript
+    from glassmm.training.data import load_samples
+
+    cfg = config or TrainConfig()
+    need_is = cfg.inputs != "TS"
+    train = load_samples(train_files, need_inherent=need_is, progress=progress, temperature=temperature)
+    val = load_samples(val_files, need_inherent=need_is, progress=progress, temperature=temperature) if val_files else []
+    output = Path(output)
+    trainer = Trainer(cfg, train, val, output.parent / f"{output.name}.work")
+    if resume:
+        trainer.resume()
+    history = trainer.fit(progress=progress)
+    trainer.load_best()
+    temps = sorted({s.temperature for s in train if s.temperature is not None})
+    best = max((h for h in history if h["stage"] == "joint"), key=lambda h: h["val_pearson"], default=history[-1])
+    export_torchscript(
+        trainer.model, trainer.normalisation(), output,
+        target_time=target_time, training_temperatures=temps or None,
+        data_provenance=_provenance(train_files), validation_files=[Path(f).name for f in val_files],
+        validation={"val_pearson": best.get("val_pearson"), "epoch": best.get("epoch")},
+        train_config={k: v for k, v in vars(cfg).items() if k != "extra"}, **metadata,
+    )
+    return {"artifact": str(output), "epochs_run": len(history), "best": best,
+            "workdir": str(trainer.workdir), "loss_plot": str(trainer.workdir / "loss.png")}

@@ -1,0 +1,128 @@
+"""Training samples from BOTAN npz files, glassmm isoconfigurational files and GlassBench keys.
+
+A sample is one configuration with its isoconfigurational replicas: thermal positions (TS),
+inherent positions (IS, from the file's ``initial_positions_inherent`` or quenched here with
+FIRE and cached), the node target (propensity) and the replica positions from which edge
+targets (mean change of pair distance) are gathered for whatever graph the model builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from glassmm.analysis.propensity import propensity
+from glassmm.io import load_configuration
+
+
+@dataclass
+class Sample:
+    name: str
+    positions: torch.Tensor  # (N, 3) TS
+    inherent: torch.Tensor | None  # (N, 3) IS
+    box: torch.Tensor  # (3,)
+    types: torch.Tensor  # (N,)
+    propensity: torch.Tensor  # (N,)
+    replicas: torch.Tensor  # (R, N, 3) positions at the target time
+    temperature: float | None
+
+    @property
+    def n_particles(self) -> int:
+        return int(self.positions.shape[0])
+
+    def edge_targets(self, edge_index: torch.Tensor) -> torch.Tensor:
+        """Mean over replicas of |r_ij(t)| - |r_ij(0)| (minimum image) for the given edges."""
+        j, i = edge_index[0], edge_index[1]
+        d0 = _mi(self.positions[j] - self.positions[i], self.box).norm(dim=1)
+        dt = _mi(self.replicas[:, j] - self.replicas[:, i], self.box).norm(dim=2)
+        return (dt - d0).mean(dim=0)
+
+
+def _mi(d: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    return d - box * torch.round(d / box)
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("GLASSMM_CACHE", Path.home() / ".cache" / "glassmm")) / "inherent"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "CPU") -> np.ndarray:
+    """FIRE inherent structure, cached on disk by a hash of the input configuration."""
+    from glassmm.io import save_npz
+    from glassmm.minimize import fire_minimize
+
+    key = hashlib.sha1(np.ascontiguousarray(positions).tobytes() + np.ascontiguousarray(types).tobytes()).hexdigest()[:20]
+    path = cache_dir() / f"{key}.npz"
+    if path.exists():
+        try:
+            return np.load(path)["positions"]
+        except Exception:  # torn cache entry: recompute
+            pass
+    res = fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform)
+    save_npz(path, positions=res.positions)
+    return res.positions
+
+
+def load_samples(
+    files: Sequence[str | Path],
+    need_inherent: bool = False,
+    progress: bool = True,
+    temperature: float | None = None,
+) -> list[Sample]:
+    """Read training samples; quench (and cache) inherent structures when ``need_inherent``.
+
+    ``temperature`` (reduced) is used for files that carry none (the shared BOTAN files).
+    """
+    out = []
+    it = files
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(files, desc="loading", unit="file")
+    for f in it:
+        c = load_configuration(f)
+        reps = c.replica_positions
+        if reps is None:
+            raise ValueError(f"{f}: no replica 'positions' in the file: not a training file")
+        reps = np.asarray(reps)
+        inh = c.inherent_positions
+        if need_inherent and inh is None:
+            inh = inherent_structure(c.positions, c.types, c.box)
+        out.append(
+            Sample(
+                name=Path(f).name,
+                positions=torch.tensor(c.positions),
+                inherent=None if inh is None else torch.tensor(np.asarray(inh)),
+                box=torch.tensor(c.box),
+                types=torch.tensor(c.types.astype(np.int64)),
+                propensity=torch.tensor(propensity(c.positions, reps)),
+                replicas=torch.tensor(reps),
+                temperature=c.temperature if c.temperature is not None else temperature,
+            )
+        )
+    return out
+
+
+def cube_symmetry(sample: Sample, rng: np.random.Generator) -> Sample:
+    """Apply one of the 48 symmetries of the cube (axis permutation and reflections).
+
+    Only valid for cubic boxes; targets (displacement magnitudes, pair distances) are invariant.
+    """
+    if not torch.allclose(sample.box, sample.box[0].expand(3)):
+        return sample
+    perm = torch.tensor(rng.permutation(3))
+    sign = torch.tensor(rng.choice([-1.0, 1.0], 3), dtype=sample.positions.dtype)
+
+    def tr(x: torch.Tensor | None) -> torch.Tensor | None:
+        return None if x is None else x[..., perm] * sign
+
+    return Sample(sample.name, tr(sample.positions), tr(sample.inherent), sample.box, sample.types,
+                  sample.propensity, tr(sample.replicas), sample.temperature)

@@ -1,0 +1,149 @@
+"""BOTAN/T-BOTAN: graph symmetry, shapes, artifact round trip, training lowers the loss."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from glassmm.graph import periodic_graph
+from glassmm.models.artifact import export_torchscript, load_model, read_metadata
+from glassmm.models.botan import BOTAN, TBOTAN, ka_pair_energies
+from glassmm.training.data import Sample, cube_symmetry
+from glassmm.training.trainer import TrainConfig, Trainer
+
+
+def _pairs(ei, vec):
+    """Canonical set of (receiver, sender, rounded distance) for comparing graphs."""
+    d = torch.linalg.norm(vec, dim=1)
+    return sorted(zip(ei[1].tolist(), ei[0].tolist(), np.round(d.numpy(), 6).tolist()))
+
+
+def test_graph_invariant_under_periodic_images(small_liquid):
+    ka = small_liquid
+    pos = torch.tensor(ka.positions_reduced)
+    box = torch.tensor(ka.box)
+    ei, vec = periodic_graph(pos, box, 2.0)
+    rng = np.random.default_rng(0)
+    shifted = pos + box * torch.tensor(rng.integers(-3, 4, size=(len(pos), 3)), dtype=pos.dtype)
+    ei2, vec2 = periodic_graph(shifted, box, 2.0)
+    assert _pairs(ei, vec) == _pairs(ei2, vec2)
+    # symmetric (full list) and against a brute-force minimum-image count
+    assert ei.shape[1] % 2 == 0
+    d = ka.positions_reduced[:, None] - ka.positions_reduced[None]
+    d -= ka.box * np.round(d / ka.box)
+    r = np.linalg.norm(d, axis=-1)
+    assert ei.shape[1] == int(((r < 2.0) & (r > 0)).sum())
+    # vectors are r_j - r_i for sender j, receiver i
+    j, i = ei[0].numpy(), ei[1].numpy()
+    assert np.allclose(vec.numpy(), d[j, i], atol=1e-9)
+
+
+def test_pair_energies_match_openmm(small_liquid):
+    from glassmm.simulation import evaluate
+
+    ka = small_liquid
+    pos = torch.tensor(ka.positions_reduced)
+    ei, vec = periodic_graph(pos, torch.tensor(ka.box), 2.5)
+    u = ka_pair_energies(torch.tensor(ka.types).long(), ei, torch.linalg.norm(vec, dim=1))
+    e_ref, _ = evaluate(ka.positions_reduced, ka.types, ka.box, "Reference")
+    assert float(u.sum()) / 2 == pytest.approx(e_ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("inputs", ["TS", "IS", "TS+IS"])
+def test_shapes(small_liquid, inputs):
+    ka = small_liquid
+    m = TBOTAN(hidden=8, n_steps=2, inputs=inputs)
+    pos = torch.tensor(ka.positions_reduced, dtype=torch.float32)
+    out = m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types), pos + 0.01)
+    assert out["node"].shape == (256,)
+    assert out["edge"].shape == (out["edge_index"].shape[1],)
+    assert out["temperature"].shape == ()
+    d = pos[out["edge_index"][0]] - pos[out["edge_index"][1]]
+    d = d - torch.tensor(ka.box, dtype=torch.float32) * torch.round(d / torch.tensor(ka.box, dtype=torch.float32))
+    assert float(torch.linalg.norm(d, dim=1).max()) < 2.0 + 0.02  # IS input here is TS + 0.01
+    if inputs == "IS":
+        with pytest.raises(ValueError, match="inherent_positions"):
+            m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types))
+
+
+def _sample(ka, seed=0, T=1.0):
+    rng = np.random.default_rng(seed)
+    pos = torch.tensor(ka.positions_reduced)
+    # a synthetic, learnable target: displacement grows with the local pair energy
+    ei, vec = periodic_graph(pos, torch.tensor(ka.box), 2.5)
+    u = ka_pair_energies(torch.tensor(ka.types).long(), ei, torch.linalg.norm(vec, dim=1))
+    e = torch.zeros(len(pos), dtype=u.dtype).index_add(0, ei[1], 0.5 * u)
+    scale = (0.05 + 0.1 * (e - e.min()) / (e.max() - e.min())).numpy()
+    reps = ka.positions_reduced[None] + rng.normal(size=(4, len(pos), 3)) * scale[None, :, None]
+    from glassmm.analysis import propensity
+
+    return Sample("synthetic", pos, None, torch.tensor(ka.box), torch.tensor(ka.types).long(),
+                  torch.tensor(propensity(ka.positions_reduced, reps)), torch.tensor(reps), T)
+
+
+def test_cube_symmetry_keeps_targets(small_liquid):
+    s = _sample(small_liquid)
+    t = cube_symmetry(s, np.random.default_rng(5))
+    ei, vec = periodic_graph(s.positions, s.box, 2.0)
+    ei_t, vec_t = periodic_graph(t.positions, t.box, 2.0)
+    assert sorted(np.round(torch.linalg.norm(vec, dim=1).numpy(), 8)) == sorted(np.round(torch.linalg.norm(vec_t, dim=1).numpy(), 8))
+    assert torch.allclose(s.edge_targets(ei).sort().values, t.edge_targets(ei_t).sort().values, atol=1e-9)
+
+
+def test_short_training_lowers_loss_and_artifact_round_trip(small_liquid, tmp_path):
+    s = _sample(small_liquid)
+    cfg = TrainConfig(epochs=25, pretrain_epochs=1, hidden=16, n_steps=2, lr=3e-3, augment=True,
+                      temperature_head=True, patience=50)
+    tr = Trainer(cfg, [s], [s], tmp_path / "work")
+    hist = tr.fit(progress=False)
+    joint = [h for h in hist if h["stage"] == "joint"]
+    assert joint[-1]["node"] < 0.7 * joint[0]["node"], [h["node"] for h in joint]
+    assert hist[-1]["val_pearson"] > 0.5
+    assert (tmp_path / "work" / "loss.png").exists()
+    # artifact: scripted, self-describing, same numbers as the eager model
+    path = export_torchscript(tr.model, tr.normalisation(), tmp_path / "m.pt", target_time=1.0,
+                              training_temperatures=[1.0], data_provenance=["synthetic"])
+    meta = read_metadata(path)
+    assert meta["kind"] == "tbotan" and meta["inputs"] == "TS" and meta["cutoff"] == 2.0
+    assert meta["glassmm_version"] and meta["training_temperatures"] == [1.0]
+    pred = load_model(path)
+    p = pred(small_liquid.positions_reduced, small_liquid.box, small_liquid.types)
+    with torch.no_grad():
+        eager = tr.model(s.positions.float(), s.box.float(), s.types)
+    assert np.allclose(p.propensity, eager["node"].numpy() * tr.node_std + tr.node_mean, atol=1e-5)
+    assert p.temperature is not None
+    # the scripted module alone (torch.jit.load after importing vesin_torch) carries metadata
+    import vesin_torch  # noqa: F401
+
+    mod = torch.jit.load(str(path))
+    assert json.loads(mod.metadata())["kind"] == "tbotan"
+    with pytest.raises(Exception, match="NaN"):
+        bad = small_liquid.positions_reduced.copy(); bad[0, 0] = np.nan
+        pred(bad, small_liquid.box, small_liquid.types)
+
+
+def test_resume_continues_exactly(small_liquid, tmp_path):
+    s = _sample(small_liquid)
+    cfg = TrainConfig(epochs=4, pretrain_epochs=1, hidden=8, n_steps=2, patience=50)
+    a = Trainer(cfg, [s], [s], tmp_path / "a"); a.fit(progress=False)
+    cfg2 = TrainConfig(epochs=2, pretrain_epochs=1, hidden=8, n_steps=2, patience=50)
+    b = Trainer(cfg2, [s], [s], tmp_path / "b"); b.fit(progress=False)
+    b2 = Trainer(cfg, [s], [s], tmp_path / "b"); assert b2.resume(); b2.fit(progress=False)
+    for pa, pb in zip(a.model.parameters(), b2.model.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-6)
+
+
+def test_model_refuses_mismatched_system(small_liquid, tmp_path):
+    m = BOTAN(hidden=8, n_steps=1)
+    path = export_torchscript(m, {"node_mean": 0, "node_std": 1, "edge_std": 1}, tmp_path / "m.pt")
+    pred = load_model(path)
+    with pytest.raises(ValueError, match="80:20"):
+        pred.check_system(100, np.zeros(100, dtype=int))
+    with pytest.raises(ValueError, match="2D"):
+        pred.check_system(100, np.r_[np.zeros(80), np.ones(20)].astype(int), dimensions=2)
+    with pytest.raises(ValueError, match="no model file or bundled model"):
+        load_model("no-such-model")
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a readable glassmm TorchScript artifact"):
+        load_model(tmp_path / "bad.pt")
