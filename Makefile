@@ -22,10 +22,10 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS) tests plugins
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest -q -m slow $(PYTEST_ARGS) tests plugins
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/md_throughput.py

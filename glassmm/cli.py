@@ -349,6 +349,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distribution-weight", type=float, default=0.0)
     p.add_argument("--no-energy-features", action="store_true")
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--global-standardise", action="store_true", help="one target scale for all configurations")
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.work/checkpoint.pt")
@@ -364,7 +365,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, pretrain_epochs=args.pretrain_epochs, lr=args.lr, hidden=args.hidden,
                       n_steps=args.steps, p_node=args.p_node, distribution_weight=args.distribution_weight,
                       energy_features=not args.no_energy_features, augment=not args.no_augment,
-                      patience=args.patience, seed=args.seed, inputs=args.inputs, temperature_head=args.tbotan)
+                      patience=args.patience, seed=args.seed, inputs=args.inputs, temperature_head=args.tbotan,
+                      per_config_standardise=not args.global_standardise)
     res = train_model(args.files, args.val, args.output, cfg, resume=args.resume, target_time=args.target_time,
                       temperature=args.temperature)
     _print_json(res)

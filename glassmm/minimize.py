@@ -109,25 +109,19 @@ def fire_minimize(
     stall_chunks : int
         Give up (``converged=False``) after this many chunks without a 1% drop of max|F|.
     """
-    from glassmm import units
-    from glassmm.simulation import get_forces, get_platform, get_positions, potential_energy
+    from glassmm.simulation import get_positions, potential_energy
 
     pos = np.asarray(positions, dtype=float)
     dims = dimensions or (2 if np.allclose(pos[:, 2], 0.0) else 3)
-    ka = KobAndersen(len(types), positions=pos, types=types, box=box, dimensions=dims)
-    integ = fire_integrator()
     if dims == 2:
-        raise NotImplementedError("FIRE for 2D systems: use LocalEnergyMinimizer via glassmm.minimize.lbfgs_minimize")
-    plat, props = get_platform(platform, precision)
-    ctx = openmm.Context(ka.system, integ, plat, props)
-    ctx.setPositions(ka.positions)
+        raise NotImplementedError("FIRE for 2D systems: use glassmm.minimize.lbfgs_minimize")
+    integ = fire_integrator()
+    ctx, n = _ka_context(pos, types, box, integ, platform, precision)
     ctx.setVelocitiesToTemperature(0.0)
-    n = ka.n_particles
     e0 = potential_energy(ctx) / n
     steps, fmax, best, since_best = 0, np.inf, np.inf, 0
     while steps < max_steps:
-        f = get_forces(ctx)
-        fmax = float(np.sqrt(np.max(np.einsum("ij,ij->i", f, f))))
+        fmax = _max_force(ctx)
         if not np.isfinite(fmax):
             raise FloatingPointError("FIRE diverged: non-finite forces (overlapping particles?)")
         if fmax < force_tolerance:
@@ -158,17 +152,31 @@ def lbfgs_minimize(
 
     OpenMM's tolerance is on the RMS force (kJ/mol/nm = reduced force).
     """
-    from glassmm.simulation import get_forces, get_platform, get_positions, potential_energy
+    from glassmm.simulation import get_positions, potential_energy
 
-    pos = np.asarray(positions, dtype=float)
-    dims = 2 if np.allclose(pos[:, 2], 0.0) else 3
-    ka = KobAndersen(len(types), positions=pos, types=types, box=box, dimensions=dims)
-    plat, props = get_platform(platform, "double")
-    ctx = openmm.Context(ka.system, openmm.VerletIntegrator(0.001), plat, props)
-    ctx.setPositions(ka.positions)
-    n = ka.n_particles
+    ctx, n = _ka_context(np.asarray(positions, dtype=float), types, box, openmm.VerletIntegrator(0.001), platform, "double")
     e0 = potential_energy(ctx) / n
     openmm.LocalEnergyMinimizer.minimize(ctx, force_tolerance, max_iterations)
-    f = get_forces(ctx)
-    fmax = float(np.sqrt(np.max(np.einsum("ij,ij->i", f, f))))
+    fmax = _max_force(ctx)
     return MinimizationResult(get_positions(ctx), potential_energy(ctx) / n, e0, fmax, -1, fmax < force_tolerance)
+
+
+def _ka_context(pos: np.ndarray, types: np.ndarray, box: np.ndarray, integrator: openmm.Integrator,
+                platform: str, precision: str | None) -> tuple[openmm.Context, int]:
+    """A Context of the KA system at ``pos`` with ``integrator`` (reduced units in)."""
+    from glassmm.simulation import get_platform
+
+    dims = 2 if np.allclose(pos[:, 2], 0.0) else 3
+    ka = KobAndersen(len(types), positions=pos, types=types, box=box, dimensions=dims)
+    plat, props = get_platform(platform, precision)
+    ctx = openmm.Context(ka.system, integrator, plat, props)
+    ctx.setPositions(ka.positions)
+    return ctx, ka.n_particles
+
+
+def _max_force(ctx: openmm.Context) -> float:
+    """Largest per-particle force magnitude (reduced)."""
+    from glassmm.simulation import get_forces
+
+    f = get_forces(ctx)
+    return float(np.sqrt(np.max(np.einsum("ij,ij->i", f, f))))

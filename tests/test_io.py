@@ -119,3 +119,14 @@ def test_random_start_has_no_overlaps():
     assert d[:, 1].min() > 0.7
     sim = create_simulation(ka, "langevin", temperature=1.0)
     sim.step(100)
+
+
+def test_written_files_follow_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        p = save_configuration(tmp_path / "c.npz", _config())
+    finally:
+        os.umask(old)
+    assert (p.stat().st_mode & 0o777) == 0o644

@@ -13,11 +13,17 @@ from typing import Any
 
 from glassmm.backends.builtin import TorchBackend, TorchScriptBackend
 
+
+def _torch_export_backend():
+    from glassmm.models.export import TorchExportBackend
+
+    return TorchExportBackend()
+
 log = logging.getLogger("glassmm.backends")
 ENTRY_POINT_GROUP = "glassmm.backends"
 DEFAULT_ORDER = ("torchscript", "torch")
 
-_BUILTINS = {"torchscript": TorchScriptBackend, "torch": TorchBackend}
+_BUILTINS = {"torchscript": TorchScriptBackend, "torch": TorchBackend, "torch-export": _torch_export_backend}
 _cache: dict[str, Any] | None = None
 _failures: dict[str, str] = {}
 

@@ -36,8 +36,12 @@ class ArtifactModule(nn.Module):
     def __init__(self, model: BOTAN, norm: Dict[str, float], metadata_json: str) -> None:
         super().__init__()
         self.model = model
-        self.node_mean = float(norm["node_mean"])
-        self.node_std = float(norm["node_std"])
+        # per-species output scale (A, B); a scalar applies to both
+        mean, std = norm["node_mean"], norm["node_std"]
+        mean = [float(mean)] * 2 if isinstance(mean, (int, float)) else [float(x) for x in mean]
+        std = [float(std)] * 2 if isinstance(std, (int, float)) else [float(x) for x in std]
+        self.register_buffer("node_mean", torch.tensor(mean, dtype=torch.float32))
+        self.register_buffer("node_std", torch.tensor(std, dtype=torch.float32))
         self.edge_std = float(norm["edge_std"])
         self.t_mean = float(norm.get("t_mean", 0.0))
         self.t_std = float(norm.get("t_std", 1.0))
@@ -69,7 +73,7 @@ class ArtifactModule(nn.Module):
             inh = inherent_positions.to(dtype)
         out = self.model(positions.to(dtype), box.reshape(3).to(dtype), types.to(torch.int64), inh)
         res: Dict[str, torch.Tensor] = {
-            "propensity": out["node"] * self.node_std + self.node_mean,
+            "propensity": out["node"] * self.node_std[types.to(torch.int64)] + self.node_mean[types.to(torch.int64)],
             "edge_index": out["edge_index"],
             "edge_delta": out["edge"] * self.edge_std,
         }

@@ -111,6 +111,59 @@ class BOTAN(nn.Module):
             feats.append(u.clamp(max=5.0).unsqueeze(1))
         return [torch.cat(feats, dim=1), node_e]
 
+    def featurize(
+        self,
+        positions: torch.Tensor,
+        box: torch.Tensor,
+        types: torch.Tensor,
+        inherent_positions: Optional[torch.Tensor] = None,
+    ) -> List[torch.Tensor]:
+        """Graph and raw inputs: [node inputs (N, F), edge inputs (E, G), edge_index (2, E)].
+
+        Separate from :meth:`network` so the tensor-only part can be exported
+        (torch.export, ONNX) while the graph is built by vesin-torch outside it.
+        """
+        types = types.to(torch.int64)
+        n = positions.shape[0]
+        if self.inputs == "TS":
+            main = positions
+        else:
+            if inherent_positions is None:
+                raise ValueError("this model needs inherent_positions (inputs IS or TS+IS)")
+            main = inherent_positions
+        # energy features need pairs out to 2.5; message passing uses pairs under `cutoff`
+        graph_cut = 2.5 if self.energy_features else self.cutoff
+        full_index, vec = periodic_graph(main, box, graph_cut)
+        edge_feat, node_e = self._features(main, box, types, full_index, n)
+        keep = torch.linalg.norm(vec, dim=1) < self.cutoff
+        edge_index = full_index[:, keep]
+        edge_in = [edge_feat[keep]]
+        node_in = [nn.functional.one_hot(types, 2).to(positions.dtype)]
+        if self.energy_features:
+            node_in.append(((node_e + 6.5) / 1.0).unsqueeze(1))
+        if self.inputs == "TS+IS":
+            ts_feat, ts_e = self._features(positions, box, types, full_index, n)
+            edge_in.append(ts_feat[keep])
+            if self.energy_features:
+                node_in.append(((ts_e + 6.0) / 1.0).unsqueeze(1))
+        return [torch.cat(node_in, dim=1), torch.cat(edge_in, dim=1), edge_index]
+
+    def network(self, x: torch.Tensor, e_raw: torch.Tensor, edge_index: torch.Tensor) -> List[torch.Tensor]:
+        """Encoders, message passing and heads: [node (N,), edge (E,), temperature ()]."""
+        h0 = self.node_encoder(x)
+        e0 = self.edge_encoder(e_raw)
+        h, e = h0, e0
+        g = torch.zeros(self.hidden, dtype=h.dtype, device=h.device)
+        src, dst = edge_index[0], edge_index[1]
+        for _ in range(self.n_steps):
+            e = self.edge_update(torch.cat([h[src], h[dst], e, e0], dim=1))
+            agg = torch.zeros_like(h).index_add(0, dst, e)
+            h = self.node_update(torch.cat([h, h0, agg], dim=1))
+            if self.temperature_head:
+                g = self.global_update(torch.cat([g, h.mean(dim=0)]).unsqueeze(0)).squeeze(0)
+        temperature = self.temperature_decoder(g.unsqueeze(0)).reshape(())
+        return [self.node_head(h).squeeze(1), self.edge_head(e).squeeze(1), temperature]
+
     def forward(
         self,
         positions: torch.Tensor,
@@ -123,51 +176,11 @@ class BOTAN(nn.Module):
         Returns a dict with ``node`` (N,), ``edge`` (E,), ``edge_index`` (2, E) and, for
         T-BOTAN, ``temperature`` () -- all before de-standardisation.
         """
-        types = types.to(torch.int64)
-        n = positions.shape[0]
-        if self.inputs == "TS":
-            main = positions
-        else:
-            if inherent_positions is None:
-                raise ValueError("this model needs inherent_positions (inputs IS or TS+IS)")
-            main = inherent_positions
-        # energy features need pairs out to 2.5; message passing uses pairs under `cutoff`
-        graph_cut = 2.5 if self.energy_features else self.cutoff
-        edge_index, vec = periodic_graph(main, box, graph_cut)
-        full_index = edge_index
-        edge_feat, node_e = self._features(main, box, types, full_index, n)
-        r_main = torch.linalg.norm(vec, dim=1)
-        keep = r_main < self.cutoff
-        edge_index = full_index[:, keep]
-        edge_in = [edge_feat[keep]]
-        node_in = [nn.functional.one_hot(types, 2).to(positions.dtype)]
-        if self.energy_features:
-            node_in.append(((node_e + 6.5) / 1.0).unsqueeze(1))
-        if self.inputs == "TS+IS":
-            ts_feat, ts_e = self._features(positions, box, types, full_index, n)
-            edge_in.append(ts_feat[keep])
-            if self.energy_features:
-                node_in.append(((ts_e + 6.0) / 1.0).unsqueeze(1))
-        x = torch.cat(node_in, dim=1)
-        e_raw = torch.cat(edge_in, dim=1)
-        h0 = self.node_encoder(x)
-        e0 = self.edge_encoder(e_raw)
-        h, e = h0, e0
-        g = torch.zeros(self.hidden, dtype=h.dtype, device=h.device)
-        src, dst = edge_index[0], edge_index[1]
-        for _ in range(self.n_steps):
-            e = self.edge_update(torch.cat([h[src], h[dst], e, e0], dim=1))
-            agg = torch.zeros_like(h).index_add(0, dst, e)
-            h = self.node_update(torch.cat([h, h0, agg], dim=1))
-            if self.temperature_head:
-                g = self.global_update(torch.cat([g, h.mean(dim=0)]).unsqueeze(0)).squeeze(0)
-        out: Dict[str, torch.Tensor] = {
-            "node": self.node_head(h).squeeze(1),
-            "edge": self.edge_head(e).squeeze(1),
-            "edge_index": edge_index,
-        }
+        x, e_raw, edge_index = self.featurize(positions, box, types, inherent_positions)
+        node, edge, temperature = self.network(x, e_raw, edge_index)
+        out: Dict[str, torch.Tensor] = {"node": node, "edge": edge, "edge_index": edge_index}
         if self.temperature_head:
-            out["temperature"] = self.temperature_decoder(g.unsqueeze(0)).reshape(())
+            out["temperature"] = temperature
         return out
 
     def config(self) -> Dict[str, object]:

@@ -39,6 +39,12 @@ class TrainConfig:
     energy_features: bool = True
     temperature_head: bool = False
     grad_clip: float = 1.0
+    # Standardise propensity per configuration and per species. Measured on the shared data:
+    # with one global scale the loss is dominated by offsets the network reads off trivially
+    # (B particles are ~2 std more mobile than A; configurations differ in mean mobility),
+    # reaching r = 0.80 over all particles while the within-A ranking -- the metric -- stayed
+    # at r = 0.14 even on training configurations.
+    per_config_standardise: bool = True
     extra: dict = field(default_factory=dict)
 
 
@@ -75,8 +81,11 @@ class Trainer:
         self.train_samples, self.val_samples = list(train), list(val)
         if not self.train_samples:
             raise ValueError("no training samples")
-        allp = torch.cat([s.propensity for s in self.train_samples])
-        self.node_mean, self.node_std = float(allp.mean()), float(allp.std())
+        # output scale per species (A, B): the typical per-configuration mean and spread
+        by_type = [[(float(s.propensity[s.types == t].mean()), float(s.propensity[s.types == t].std()))
+                    for s in self.train_samples if bool((s.types == t).any())] for t in (0, 1)]
+        self.node_mean = [float(np.mean([m for m, _ in bt])) if bt else 0.0 for bt in by_type]
+        self.node_std = [float(np.mean([sd for _, sd in bt])) if bt else 1.0 for bt in by_type]
         temps = [s.temperature for s in self.train_samples if s.temperature is not None]
         self.t_mean = float(np.mean(temps)) if temps else 0.0
         self.t_std = float(np.std(temps)) if len(temps) > 1 and np.std(temps) > 0 else 1.0
@@ -114,7 +123,7 @@ class Trainer:
     def _loss(self, s: Sample, stage_edge_only: bool) -> tuple[torch.Tensor, dict[str, float]]:
         model = self.ddp if self.ddp is not None else self.model
         out = model(*self._inputs(s))
-        y_node = ((s.propensity - self.node_mean) / self.node_std).float()
+        y_node = self.node_target(s)
         y_edge = (s.edge_targets(out["edge_index"]) / self.edge_std).float()
         l_node = torch.mean((out["node"] - y_node) ** 2)
         l_edge = torch.mean((out["edge"] - y_edge) ** 2)
@@ -133,6 +142,20 @@ class Trainer:
             loss = loss + self.cfg.temperature_weight * lt
             parts["temperature"] = float(lt.detach())
         return loss, parts
+
+    def node_target(self, s: Sample) -> torch.Tensor:
+        """Standardised propensity: per configuration and species, or with the global per-species scale."""
+        y = torch.empty_like(s.propensity)
+        for t in (0, 1):
+            m = s.types == t
+            if not bool(m.any()):
+                continue
+            if self.cfg.per_config_standardise:
+                mu, sd = s.propensity[m].mean(), s.propensity[m].std()
+            else:
+                mu, sd = self.node_mean[t], self.node_std[t]
+            y[m] = (s.propensity[m] - mu) / sd
+        return y.float()
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:

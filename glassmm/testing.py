@@ -1,0 +1,86 @@
+"""Shared parity suite for backend plugins.
+
+A vendor plugin proves itself by running, in its own tests::
+
+    from glassmm.testing import run_parity_suite
+    def test_parity(tmp_path):
+        report = run_parity_suite("my-backend", workdir=tmp_path)
+
+It checks, against the reference ``torchscript`` backend on the same artifacts:
+
+1. the backend is registered and ``is_available()``;
+2. predictions match (propensity and T-BOTAN temperature within ``atol``) for a BOTAN
+   and a T-BOTAN model, at two particle counts (dynamic shapes);
+3. permuting the particles permutes the prediction (no hidden order dependence);
+4. shifting particles by whole box vectors changes nothing (periodic graph);
+5. the system check refuses a 2D system.
+
+Raises AssertionError naming the failed check; returns the measured errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _models(workdir: Path) -> list[Path]:
+    import torch
+
+    from glassmm.models.artifact import export_torchscript
+    from glassmm.models.botan import BOTAN
+
+    out = []
+    for name, kw in (("botan", {}), ("tbotan", {"temperature_head": True})):
+        torch.manual_seed(0)
+        m = BOTAN(hidden=16, n_steps=3, **kw)
+        norm = {"node_mean": [0.4, 0.7], "node_std": [0.2, 0.3], "edge_std": 0.1, "t_mean": 0.5, "t_std": 0.1}
+        out.append(export_torchscript(m, norm, workdir / f"parity-{name}.pt"))
+    return out
+
+
+def run_parity_suite(backend: str, workdir: str | Path, atol: float = 1e-4, **options: Any) -> dict[str, float]:
+    """Run the parity checks for ``backend`` (see module docstring); returns max errors."""
+    import glassmm
+    from glassmm.backends import get_backend, load_predictor
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    b = get_backend(backend)
+    assert b.is_available(), f"backend {backend!r} reports is_available() == False"
+    report: dict[str, float] = {}
+    rng = np.random.default_rng(0)
+    for path in _models(workdir):
+        ref, _ = load_predictor(str(path), backend="torchscript")
+        pred, _ = load_predictor(str(path), backend=backend, **options)
+        for n in (300, 700):
+            ka = glassmm.KobAndersen(n, seed=n)
+            pos = ka.positions_reduced + rng.normal(0, 0.06, (n, 3))
+            a, r = pred(pos, ka.box, ka.types), ref(pos, ka.box, ka.types)
+            err = float(np.max(np.abs(a.propensity - r.propensity)))
+            report[f"{path.stem}_n{n}_propensity"] = err
+            assert a.propensity.shape == (n,), f"propensity shape {a.propensity.shape} != ({n},)"
+            assert err < atol, f"{path.stem}, N={n}: propensity differs by {err:.2e} (> {atol})"
+            if r.temperature is not None:
+                assert a.temperature is not None, f"{path.stem}: backend dropped the temperature output"
+                terr = abs(a.temperature - r.temperature)
+                report[f"{path.stem}_n{n}_temperature"] = terr
+                assert terr < atol, f"{path.stem}: temperature differs by {terr:.2e}"
+            perm = rng.permutation(n)
+            p = pred(pos[perm], ka.box, ka.types[perm]).propensity
+            perr = float(np.max(np.abs(p - a.propensity[perm])))
+            report[f"{path.stem}_n{n}_permutation"] = perr
+            assert perr < atol, f"{path.stem}: permuting particles changed predictions by {perr:.2e}"
+            shifted = pos + ka.box * rng.integers(-2, 3, (n, 3))
+            serr = float(np.max(np.abs(pred(shifted, ka.box, ka.types).propensity - a.propensity)))
+            report[f"{path.stem}_n{n}_periodic_images"] = serr
+            assert serr < atol, f"{path.stem}: periodic images changed predictions by {serr:.2e}"
+        try:
+            pred.check_system(400, glassmm.KobAndersen2D(400).types, dimensions=2)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("check_system accepted a 2D system for a 3D model")
+    return report

@@ -1,0 +1,133 @@
+"""glassmm backend plugin: run BOTAN / T-BOTAN models with ONNX Runtime.
+
+Registered through the entry point group ``glassmm.backends`` (see this package's
+pyproject.toml), so ``glassmm backends`` lists it once installed and
+``GlassReporter(..., backend="onnxruntime")`` uses it. The tensor-only network is exported
+to ONNX with dynamic particle and edge counts (cached by artifact hash); the periodic graph
+is built by glassmm's featuriser (vesin-torch) in front of it.
+
+Execution providers are tried in order (``providers=`` or ``GLASSMM_ORT_PROVIDERS``,
+comma-separated), keeping those this onnxruntime build offers; the CPU provider is always
+the last fallback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["OnnxRuntimeBackend", "export_onnx"]
+
+DEFAULT_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def export_onnx(model: str, path: str | Path) -> Path:
+    """Export a glassmm model (bundled name or TorchScript artifact) to ONNX, dynamic N and E."""
+    import torch
+
+    from glassmm.backends.builtin import eager_module
+    from glassmm.models.export import ScaledNetwork, _example
+
+    mod, meta = eager_module(str(model))
+    net = ScaledNetwork(mod.model, meta["normalisation"]).eval()
+    ex = _example(mod.model)
+    N, E = torch.export.Dim("n_particles", min=2), torch.export.Dim("n_edges", min=2)
+    dyn = {"x": {0: N}, "e_raw": {0: E}, "edge_index": {1: E}, "types": {0: N}}
+    path = Path(path)
+    tmp = path.with_suffix(".tmp.onnx")
+    with torch.no_grad():
+        prog = torch.onnx.export(net, ex, dynamic_shapes=dyn, dynamo=True,
+                                 input_names=["x", "e_raw", "edge_index", "types"],
+                                 output_names=["propensity", "edge_delta", "temperature"])
+    prog.save(str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+class OnnxPredictor:
+    """Same call and outputs as glassmm's predictors."""
+
+    def __init__(self, session: Any, metadata: dict, name: str) -> None:
+        from glassmm.models.botan import BOTAN
+
+        self.session, self.metadata, self.name = session, metadata, name
+        self.featurizer = BOTAN(**metadata["architecture"])
+        self.providers = session.get_providers()
+
+    needs_inherent = property(lambda self: self.metadata.get("inputs", "TS") != "TS")
+    has_temperature = property(lambda self: "temperature" in self.metadata.get("outputs", []))
+
+    def check_system(self, n_particles: int, types: Any, dimensions: int = 3) -> None:
+        from glassmm.models.artifact import Predictor
+
+        Predictor.check_system(self, n_particles, types, dimensions)
+
+    def __call__(self, positions: Any, box: Any, types: Any, inherent_positions: Any = None, edges: bool = False):
+        import torch
+
+        from glassmm.models.artifact import Prediction
+
+        if self.needs_inherent and inherent_positions is None:
+            from glassmm.training.data import inherent_structure
+
+            inherent_positions = inherent_structure(np.asarray(positions, float), np.asarray(types), np.asarray(box, float))
+        t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
+        ty = t(types, torch.int64)
+        with torch.no_grad():
+            x, e_raw, ei = self.featurizer.featurize(t(positions), t(box), ty,
+                                                     None if inherent_positions is None else t(inherent_positions))
+        prop, edge, temp = self.session.run(None, {"x": x.numpy(), "e_raw": e_raw.numpy(),
+                                                   "edge_index": ei.numpy(), "types": ty.numpy()})
+        return Prediction(
+            propensity=prop.astype(np.float64),
+            temperature=float(temp) if self.has_temperature else None,
+            edge_index=ei.numpy() if edges else None,
+            edge_delta=edge.astype(np.float64) if edges else None,
+        )
+
+
+class OnnxRuntimeBackend:
+    """The ``onnxruntime`` backend."""
+
+    name = "onnxruntime"
+
+    def is_available(self) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec("onnxruntime") is not None
+
+    def providers(self, requested: Sequence[str] | None = None) -> list[str]:
+        import onnxruntime as ort
+
+        if requested is None and os.environ.get("GLASSMM_ORT_PROVIDERS"):
+            requested = [p.strip() for p in os.environ["GLASSMM_ORT_PROVIDERS"].split(",") if p.strip()]
+        wanted = list(requested or DEFAULT_PROVIDERS)
+        have = set(ort.get_available_providers())
+        chosen = [p for p in wanted if p in have and p != "CPUExecutionProvider"]
+        return chosen + ["CPUExecutionProvider"]
+
+    def load(self, model: str, providers: Sequence[str] | None = None, cache_dir: str | None = None,
+             device: str | None = None, **options: Any) -> OnnxPredictor:
+        import onnxruntime as ort
+
+        from glassmm.models.artifact import read_metadata, resolve_model
+
+        p = Path(str(model))
+        if p.suffix == ".onnx":
+            raise ValueError("pass the glassmm artifact (name or .pt); the plugin exports and caches the ONNX file itself")
+        src = resolve_model(model)
+        meta = read_metadata(src)
+        key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
+        root = Path(cache_dir or os.environ.get("GLASSMM_CACHE", Path.home() / ".cache" / "glassmm")) / "onnx"
+        root.mkdir(parents=True, exist_ok=True)
+        onnx_path = root / f"{src.stem}-{key}.onnx"
+        if not onnx_path.exists():
+            export_onnx(str(src), onnx_path)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=self.providers(providers))
+        return OnnxPredictor(session, meta, str(model))

@@ -1,0 +1,53 @@
+"""The ONNX Runtime plugin against glassmm's shared parity suite."""
+
+import numpy as np
+import pytest
+
+from glassmm.backends import list_backends, load_predictor
+from glassmm.testing import run_parity_suite
+
+
+def test_registered_through_entry_point():
+    rows = {r["name"]: r for r in list_backends()}
+    assert rows["onnxruntime"]["available"], rows["onnxruntime"]
+    assert rows["onnxruntime"]["origin"] == "glassmm_onnxruntime"
+
+
+def test_shared_parity_suite(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLASSMM_CACHE", str(tmp_path / "cache"))
+    report = run_parity_suite("onnxruntime", tmp_path, atol=1e-4)
+    assert max(report.values()) < 1e-4
+
+
+def test_cpu_provider_is_the_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLASSMM_CACHE", str(tmp_path / "cache"))
+    from glassmm_onnxruntime import OnnxRuntimeBackend
+
+    b = OnnxRuntimeBackend()
+    assert b.providers(["NoSuchExecutionProvider"]) == ["CPUExecutionProvider"]
+    monkeypatch.setenv("GLASSMM_ORT_PROVIDERS", "NoSuchExecutionProvider")
+    assert b.providers()[-1] == "CPUExecutionProvider"
+
+
+def test_serves_the_reporter(tmp_path, monkeypatch, small_ka_sim):
+    monkeypatch.setenv("GLASSMM_CACHE", str(tmp_path / "cache"))
+    import glassmm
+    from glassmm.testing import _models
+
+    model = _models(tmp_path)[1]
+    sim, ka = small_ka_sim
+    with glassmm.GlassReporter(tmp_path / "r.h5", 20, model=str(model), backend="onnxruntime", system=ka) as rep:
+        sim.reporters.append(rep)
+        sim.step(60)
+    with glassmm.read_report(tmp_path / "r.h5") as r:
+        assert r.attrs["backend"] == "onnxruntime"
+        assert np.isfinite(r["propensity"]).all() and np.isfinite(r["temperature_estimate"]).all()
+
+
+@pytest.fixture
+def small_ka_sim():
+    import glassmm
+    from glassmm.simulation import create_simulation
+
+    ka = glassmm.KobAndersen(300, seed=1)
+    return create_simulation(ka, "langevin", temperature=1.0, seed=1), ka
