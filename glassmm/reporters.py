@@ -21,6 +21,7 @@ path                            shape         meaning (reduced LJ units)
 ==============================  ============  ==========================================
 ``step``                        (F,) int64    MD step of the frame
 ``time``                        (F,)          simulation time (tau)
+``positions``                   (F, N, 3) f4  unwrapped positions of the frame
 ``propensity``                  (F, N) f4     predicted propensity (NaN when skipped)
 ``temperature_estimate``        (F,)          T-BOTAN estimate (NaN without T head)
 ``kinetic_temperature``         (F,)          from velocities, dof = 3N - 3
@@ -252,6 +253,7 @@ class GlassReporter:
                              ("kinetic_temperature", "f8"), ("thermostat_temperature", "f8")]:
                 h.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dt)
             h.create_dataset("propensity", shape=(0, n), maxshape=(None, n), dtype="f4", chunks=(1, n))
+            h.create_dataset("positions", shape=(0, n, 3), maxshape=(None, n, 3), dtype="f4", chunks=(1, n, 3))
             for name in self.analyses:
                 h.create_dataset(f"analysis/{name}", shape=(0,), maxshape=(None,), dtype="f8")
             h.create_dataset("origins/time", shape=(0,), maxshape=(None,), dtype="f8")
@@ -365,6 +367,8 @@ class GlassReporter:
             h[name][k] = v
         h["propensity"].resize((k + 1, prop.shape[0]))
         h["propensity"][k] = prop
+        h["positions"].resize((k + 1, *pos.shape))
+        h["positions"][k] = pos
         for name in self.analyses:
             h[f"analysis/{name}"].resize((k + 1,))
             h[f"analysis/{name}"][k] = frame[name]
@@ -494,17 +498,17 @@ class ReportFile:
         t = self["time"]
         prop = self["propensity"]
         if prop.shape[0] and np.isfinite(prop[frame]).any():
-            ref = self["reference_positions"]
             box = self._h.attrs["box"]
-            # positions of that frame are not stored; the field is drawn on the reference
-            # positions in a slab |z - L/2| < 1.5 (propensity is a property of the structure)
-            wrapped = np.mod(ref, box)
-            slab = np.abs(wrapped[:, 2] - box[2] / 2) < 1.5
+            types = self["types"]
+            wrapped = np.mod(self._h["positions"][frame], box)
+            # A particles in a slab |z - L/2| < 1.5, on their own colour scale (B particles are
+            # predicted ~2x more mobile and would otherwise set the colours)
+            sel = (np.abs(wrapped[:, 2] - box[2] / 2) < 1.5) & (types == 0)
             fig, ax = plt.subplots(figsize=(6, 5.4))
-            sc = ax.scatter(wrapped[slab, 0], wrapped[slab, 1], c=prop[frame][slab], s=40, cmap="inferno")
-            fig.colorbar(sc, label="predicted propensity")
+            sc = ax.scatter(wrapped[sel, 0], wrapped[sel, 1], c=prop[frame][sel], s=40, cmap="inferno")
+            fig.colorbar(sc, label="predicted propensity (A)")
             ax.set_aspect("equal"); ax.set_xlabel("x"); ax.set_ylabel("y")
-            ax.set_title(f"propensity field, step {self['step'][frame]} (slab |z - L/2| < 1.5)")
+            ax.set_title(f"A particles, step {self['step'][frame]} (slab |z - L/2| < 1.5)")
             p = prefix.parent / f"{prefix.name}_propensity.png"
             finish(fig, p); out.append(str(p))
         fig, ax = plt.subplots(figsize=(6, 4))

@@ -60,3 +60,22 @@ def test_torchforce_md_runs_and_conserves_energy(small_liquid):
         run(sim, 100)
         e.append(potential_energy(sim.context) + sim.context.getState(energy=True).getKineticEnergy()._value)
     assert np.ptp(np.array(e) / ka.n_particles) < 5e-3
+
+
+@pytest.mark.slow
+def test_aot_inductor_package_matches_program(tmp_path):
+    """AOTInductor compile (needs a C++ compiler; about 20 s for a small model on 2 cores)."""
+    import torch
+
+    from glassmm.models.botan import BOTAN
+    from glassmm.models.export import _example, export_program
+    from glassmm.testing import _models
+
+    src = _models(tmp_path)[1]
+    export_program(src, tmp_path / "m.pt2", aot=True)
+    runner = torch._inductor.aoti_load_package(str(tmp_path / "m.pt2") + ".aoti.pt2")
+    program = torch.export.load(str(tmp_path / "m.pt2")).module()
+    ex = _example(BOTAN(hidden=16, n_steps=3, temperature_head=True))
+    with torch.no_grad():
+        a, b = runner(*ex), program(*ex)
+    assert float((a[0] - b[0]).abs().max()) < 1e-5

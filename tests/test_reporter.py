@@ -196,3 +196,13 @@ def test_plot_cli_on_report(sim, tmp_path):
     assert main(["plot", str(tmp_path / "r.h5"), "-o", str(tmp_path / "p")]) == 0
     for name in ("propensity", "temperature", "dynamics"):
         assert (tmp_path / f"p_{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_frame_positions_are_stored_unwrapped(sim, tmp_path):
+    with GlassReporter(tmp_path / "r.h5", 50) as rep:
+        sim.reporters.append(rep)
+        sim.step(100)
+    final = sim.context.getState(positions=True).getPositions(asNumpy=True)._value
+    with read_report(tmp_path / "r.h5") as r:
+        assert r["positions"].shape == (2, 256, 3)
+        assert np.allclose(r["positions"][-1], final, atol=1e-5)  # same frame, not wrapped

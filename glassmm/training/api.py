@@ -43,7 +43,7 @@ def train_model(
     history = trainer.fit(progress=progress)
     trainer.load_best()
     temps = sorted({s.temperature for s in train if s.temperature is not None})
-    best = max((h for h in history if h["stage"] == "joint"), key=lambda h: h["val_pearson"], default=history[-1])
+    best = max((h for h in history if h["stage"] == "joint"), key=Trainer.score, default=history[-1])
     export_torchscript(
         trainer.model, trainer.normalisation(), output,
         target_time=target_time, training_temperatures=temps or None,
@@ -53,3 +53,25 @@ def train_model(
     )
     return {"artifact": str(output), "epochs_run": len(history), "best": best,
             "workdir": str(trainer.workdir), "loss_plot": str(trainer.workdir / "loss.png")}
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: Sequence[str | Path] = (),
+                      val_files: Sequence[str | Path] = (), **metadata: Any) -> Path:
+    """Export a Trainer checkpoint (``best.pt`` / ``checkpoint.pt``) as a TorchScript artifact."""
+    import torch
+
+    from glassmm.models.artifact import export_torchscript
+    from glassmm.models.botan import BOTAN
+
+    st = torch.load(str(checkpoint), weights_only=False)
+    cfg = st["config"]
+    model = BOTAN(hidden=cfg["hidden"], n_steps=cfg["n_steps"], energy_features=cfg["energy_features"],
+                  temperature_head=cfg["temperature_head"], inputs=cfg["inputs"])
+    model.load_state_dict(st["model"])
+    hist = st["history"]
+    best = max((h for h in hist if h["stage"] == "joint"), key=Trainer.score, default=hist[-1])
+    metadata.setdefault("validation", {"val_pearson": best.get("val_pearson"), "epoch": best.get("epoch")})
+    return export_torchscript(
+        model, st["norm"], output, data_provenance=_provenance(train_files) if train_files else None,
+        validation_files=[Path(f).name for f in val_files], train_config=cfg, **metadata,
+    )

@@ -19,8 +19,6 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
     shows as << 1), edge Pearson for A-A pairs closer than 1.35 at t = 0, and for T-BOTAN
     models the temperature estimate and its RMSE against the files' temperatures.
     """
-    import torch
-
     from glassmm.analysis.propensity import propensity
     from glassmm.training.data import inherent_structure
 
@@ -89,5 +87,4 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
         ax.set_title(f"{predictor.name}: Pearson mean {res['pearson_mean']:.3f}, pooled {res['pearson_pooled']:.3f}")
         finish(fig, plot)
         res["plot"] = str(plot)
-    del torch
     return res

@@ -235,7 +235,7 @@ class Trainer:
                    **{k: float(np.mean(v)) for k, v in losses.items()}, **self.validate(),
                    "seconds": time.perf_counter() - t0}
             self.history.append(row)
-            score = row["val_pearson"] if np.isfinite(row["val_pearson"]) else -row["loss"]
+            score = self.score(row)
             if not edge_only and score > self.best_score:
                 self.best_score, since_best = score, 0
                 self.save("best.pt")
@@ -253,6 +253,11 @@ class Trainer:
             (self.workdir / "history.json").write_text(json.dumps(self.history, indent=1))
             self.plot_loss(self.workdir / "loss.png")
         return self.history
+
+    @staticmethod
+    def score(row: dict[str, float]) -> float:
+        """Model selection: validation Pearson, or minus the training loss without validation."""
+        return row["val_pearson"] if np.isfinite(row["val_pearson"]) else -row["loss"]
 
     def load_best(self) -> None:
         path = self.workdir / "best.pt"

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
+from glassmm.models.export import ExportedPredictor
 
 __all__ = ["OnnxRuntimeBackend", "export_onnx"]
 
@@ -48,46 +48,18 @@ def export_onnx(model: str, path: str | Path) -> Path:
     return path
 
 
-class OnnxPredictor:
-    """Same call and outputs as glassmm's predictors."""
+class OnnxPredictor(ExportedPredictor):
+    """Same call and outputs as glassmm's predictors; the network runs in ONNX Runtime."""
 
     def __init__(self, session: Any, metadata: dict, name: str) -> None:
-        from glassmm.models.botan import BOTAN
-
-        self.session, self.metadata, self.name = session, metadata, name
-        self.featurizer = BOTAN(**metadata["architecture"])
+        super().__init__(None, metadata, name)
+        self.session = session
         self.providers = session.get_providers()
 
-    needs_inherent = property(lambda self: self.metadata.get("inputs", "TS") != "TS")
-    has_temperature = property(lambda self: "temperature" in self.metadata.get("outputs", []))
-
-    def check_system(self, n_particles: int, types: Any, dimensions: int = 3) -> None:
-        from glassmm.models.artifact import Predictor
-
-        Predictor.check_system(self, n_particles, types, dimensions)
-
-    def __call__(self, positions: Any, box: Any, types: Any, inherent_positions: Any = None, edges: bool = False):
-        import torch
-
-        from glassmm.models.artifact import Prediction
-
-        if self.needs_inherent and inherent_positions is None:
-            from glassmm.training.data import inherent_structure
-
-            inherent_positions = inherent_structure(np.asarray(positions, float), np.asarray(types), np.asarray(box, float))
-        t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
-        ty = t(types, torch.int64)
-        with torch.no_grad():
-            x, e_raw, ei = self.featurizer.featurize(t(positions), t(box), ty,
-                                                     None if inherent_positions is None else t(inherent_positions))
+    def run(self, x, e_raw, ei, ty):
         prop, edge, temp = self.session.run(None, {"x": x.numpy(), "e_raw": e_raw.numpy(),
                                                    "edge_index": ei.numpy(), "types": ty.numpy()})
-        return Prediction(
-            propensity=prop.astype(np.float64),
-            temperature=float(temp) if self.has_temperature else None,
-            edge_index=ei.numpy() if edges else None,
-            edge_delta=edge.astype(np.float64) if edges else None,
-        )
+        return prop, edge, float(temp)
 
 
 class OnnxRuntimeBackend:
