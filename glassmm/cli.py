@@ -379,6 +379,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+")
     p.add_argument("--model", required=True, help="bundled model name or artifact path")
     p.add_argument("--plot", help="PNG of predicted vs true")
+    p.add_argument("--temperature", type=float, help="temperature (reduced) of files that carry none")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -387,7 +388,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from glassmm.models.artifact import load_model
     from glassmm.training.evaluate import evaluate_model
 
-    res = evaluate_model(load_model(args.model), args.files, plot=args.plot, progress=not args.json)
+    res = evaluate_model(load_model(args.model), args.files, plot=args.plot, progress=not args.json,
+                         temperature=args.temperature)
     if args.json:
         _print_json(res)
     else:

@@ -31,7 +31,8 @@ def test_train_writes_artifact_and_history(toy_model):
 
 
 def test_evaluate_and_predict(toy_model, shared_files, tmp_path, capsys):
-    assert main(["evaluate", str(shared_files[2]), "--model", str(toy_model), "--json", "--plot", str(tmp_path / "e.png")]) == 0
+    assert main(["evaluate", str(shared_files[2]), "--model", str(toy_model), "--json", "--plot", str(tmp_path / "e.png"),
+                 "--temperature", "0.44"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert set(res) >= {"pearson_mean", "pearson_pooled", "spearman_mean", "std_ratio_mean", "edge_pearson_AA_mean"}
     assert -1 <= res["pearson_mean"] <= 1 and (tmp_path / "e.png").exists()

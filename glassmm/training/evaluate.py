@@ -12,12 +12,13 @@ from glassmm.io import load_configuration
 
 
 def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path | None = None,
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, temperature: float | None = None) -> dict[str, Any]:
     """Pearson of predicted vs true propensity over A particles, per file, mean and pooled.
 
     Also: Spearman, ratio of predicted to true standard deviation (collapse toward the mean
     shows as << 1), edge Pearson for A-A pairs closer than 1.35 at t = 0, and for T-BOTAN
-    models the temperature estimate and its RMSE against the files' temperatures.
+    models the temperature estimate and its RMSE against the files' temperatures
+    (``temperature`` (reduced) stands in for files that carry none).
     """
     from glassmm.analysis.propensity import propensity
     from glassmm.training.data import inherent_structure
@@ -56,7 +57,7 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
             row["edge_pearson_AA"] = float(np.corrcoef(pred.edge_delta[sel], dt - d0[sel])[0, 1])
         if pred.temperature is not None:
             row["temperature_pred"] = pred.temperature
-            row["temperature_true"] = c.temperature
+            row["temperature_true"] = c.temperature if c.temperature is not None else temperature
         rows.append(row)
         pooled_p.append(pred.propensity[A])
         pooled_t.append(true[A])

@@ -51,3 +51,18 @@ def small_ka_sim():
 
     ka = glassmm.KobAndersen(300, seed=1)
     return create_simulation(ka, "langevin", temperature=1.0, seed=1), ka
+
+
+def test_repeated_calls_are_exact(tmp_path, monkeypatch):
+    """Guards the single-thread default: the threaded scatter-add raced (module docstring)."""
+    monkeypatch.setenv("GLASSMM_CACHE", str(tmp_path / "cache"))
+    import glassmm
+    from glassmm.testing import _models
+
+    model = _models(tmp_path)[0]
+    ka = glassmm.KobAndersen(700, seed=700)
+    pos = ka.positions_reduced + np.random.default_rng(0).normal(0, 0.06, (700, 3))
+    ref = load_predictor(str(model), backend="torchscript")[0](pos, ka.box, ka.types).propensity
+    pred, _ = load_predictor(str(model), backend="onnxruntime")
+    errs = [np.abs(pred(pos, ka.box, ka.types).propensity - ref).max() for _ in range(20)]
+    assert max(errs) < 1e-5, errs
