@@ -23,12 +23,16 @@ def test_fire_converges_and_matches_lbfgs(small_liquid, platform, tol):
     # independent check of the reported max force
     _, f = evaluate(fire.positions, ka.types, ka.box, "Reference", forces=True)
     assert np.sqrt((f**2).sum(1)).max() < 2 * tol
-    # OpenMM's L-BFGS stops early here (measured max|F| ~0.02 at tolerance 1e-4; FIRE reaches
-    # 7.5e-6): FIRE must get at least as low, and the two quenches stay within 0.02 per particle
-    # (measured: -7.5662 vs -7.5556 on this fixture, which is reproducible with one thread).
+    # OpenMM's L-BFGS stops early (max|F| ~0.025 at tolerance 1e-4). From a liquid the two
+    # minimisers may land in different basins (measured on two machines: FIRE -7.566 vs
+    # L-BFGS -7.556, and -7.533 vs -7.499), so compare them within one basin: FIRE started at
+    # L-BFGS's end point must finish the descent without leaving it.
     lb = lbfgs_minimize(ka.positions_reduced, ka.types, ka.box, force_tolerance=1e-4)
-    assert fire.energy_per_particle <= lb.energy_per_particle + 1e-3
-    assert fire.energy_per_particle == pytest.approx(lb.energy_per_particle, abs=0.02)
+    polish = fire_minimize(lb.positions, ka.types, ka.box, force_tolerance=tol, platform=platform)
+    assert polish.converged and polish.max_force < tol < lb.max_force
+    assert polish.energy_per_particle <= lb.energy_per_particle + 1e-6
+    assert polish.energy_per_particle == pytest.approx(lb.energy_per_particle, abs=1e-3)
+    assert np.abs(polish.positions - lb.positions).max() < 0.05
 
 
 @needs_shared
