@@ -149,3 +149,22 @@ def test_model_refuses_mismatched_system(small_liquid, tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable glassmm TorchScript artifact"):
         load_model(tmp_path / "bad.pt")
+
+
+def test_ensemble_artifact_averages_members(small_liquid, tmp_path):
+    from glassmm.backends import load_predictor
+
+    torch.manual_seed(0)
+    members = [TBOTAN(hidden=8, n_steps=2) for _ in range(3)]
+    norm = {"node_mean": [0.4, 0.7], "node_std": [0.2, 0.3], "edge_std": 0.1, "t_mean": 0.5, "t_std": 0.1}
+    singles = [load_model(export_torchscript(m, norm, tmp_path / f"m{k}.pt")) for k, m in enumerate(members)]
+    ens_path = export_torchscript(members[0], norm, tmp_path / "ens.pt", extra=members[1:])
+    ka = small_liquid
+    preds = [p(ka.positions_reduced, ka.box, ka.types) for p in singles]
+    ens = load_model(ens_path)(ka.positions_reduced, ka.box, ka.types)
+    assert np.allclose(ens.propensity, np.mean([p.propensity for p in preds], axis=0), atol=1e-5)
+    assert ens.temperature == pytest.approx(np.mean([p.temperature for p in preds]), abs=1e-5)
+    assert read_metadata(ens_path)["ensemble_size"] == 3
+    for backend in ("torch", "torch-export"):  # every path rebuilds all members
+        other, _ = load_predictor(str(ens_path), backend=backend)
+        assert np.allclose(other(ka.positions_reduced, ka.box, ka.types).propensity, ens.propensity, atol=1e-5)

@@ -77,7 +77,8 @@ def eager_module(model: str, device: str = "cpu"):
     scripted = load_model(model)
     meta = scripted.metadata
     net = BOTAN(**meta["architecture"])
-    mod = ArtifactModule(net, meta["normalisation"], json.dumps(meta))
+    extra = [BOTAN(**meta["architecture"]) for _ in range(int(meta.get("ensemble_size", 1)) - 1)]
+    mod = ArtifactModule(net, meta["normalisation"], json.dumps(meta), extra)
     state = {k: v for k, v in scripted.module.state_dict().items()}
     mod.load_state_dict(state)
     return mod.eval().to(torch.device(device)), meta

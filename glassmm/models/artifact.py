@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -33,9 +33,13 @@ METADATA_FILE = "glassmm.json"
 class ArtifactModule(nn.Module):
     """BOTAN + de-standardisation + input checks: the thing that is scripted and saved."""
 
-    def __init__(self, model: BOTAN, norm: Dict[str, float], metadata_json: str) -> None:
+    def __init__(self, model: BOTAN, norm: Dict[str, float], metadata_json: str,
+                 extra: Optional[List[BOTAN]] = None) -> None:
         super().__init__()
         self.model = model
+        # ensemble members beyond the first: same architecture, their networks averaged on
+        # the graph built once by ``model.featurize``
+        self.extra = nn.ModuleList(extra or [])
         # per-species output scale (A, B); a scalar applies to both
         mean, std = norm["node_mean"], norm["node_std"]
         mean = [float(mean)] * 2 if isinstance(mean, (int, float)) else [float(x) for x in mean]
@@ -71,14 +75,20 @@ class ArtifactModule(nn.Module):
         inh: Optional[torch.Tensor] = None
         if inherent_positions is not None:
             inh = inherent_positions.to(dtype)
-        out = self.model(positions.to(dtype), box.reshape(3).to(dtype), types.to(torch.int64), inh)
+        t64 = types.to(torch.int64)
+        x, e_raw, edge_index = self.model.featurize(positions.to(dtype), box.reshape(3).to(dtype), t64, inh)
+        node, edge, temperature = self.model.network(x, e_raw, edge_index)
+        for member in self.extra:
+            n2, e2, t2 = member.network(x, e_raw, edge_index)
+            node, edge, temperature = node + n2, edge + e2, temperature + t2
+        k = float(1 + len(self.extra))
         res: Dict[str, torch.Tensor] = {
-            "propensity": out["node"] * self.node_std[types.to(torch.int64)] + self.node_mean[types.to(torch.int64)],
-            "edge_index": out["edge_index"],
-            "edge_delta": out["edge"] * self.edge_std,
+            "propensity": node / k * self.node_std[t64] + self.node_mean[t64],
+            "edge_index": edge_index,
+            "edge_delta": edge / k * self.edge_std,
         }
-        if "temperature" in out:
-            res["temperature"] = out["temperature"] * self.t_std + self.t_mean
+        if self.model.temperature_head:
+            res["temperature"] = temperature / k * self.t_std + self.t_mean
         return res
 
     @torch.jit.export
@@ -106,13 +116,15 @@ def build_metadata(model: BOTAN, **info: Any) -> Dict[str, Any]:
     return meta
 
 
-def export_torchscript(model: BOTAN, norm: Dict[str, float], path: str | Path, **info: Any) -> Path:
-    """Script and save a model with its metadata (atomically)."""
+def export_torchscript(model: BOTAN, norm: Dict[str, float], path: str | Path,
+                       extra: Optional[List[BOTAN]] = None, **info: Any) -> Path:
+    """Script and save a model (or an ensemble: ``model`` plus ``extra`` members) with its metadata, atomically."""
     from glassmm.io import atomic_write
 
     meta = build_metadata(model, **info)
     meta["normalisation"] = dict(norm)
-    mod = ArtifactModule(model.eval(), norm, json.dumps(meta))
+    meta["ensemble_size"] = 1 + len(extra or [])
+    mod = ArtifactModule(model.eval(), norm, json.dumps(meta), [m.eval() for m in (extra or [])])
     scripted = torch.jit.script(mod)
     path = Path(path)
     with atomic_write(path) as fh:

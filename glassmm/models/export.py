@@ -24,9 +24,10 @@ METADATA_FILE = "glassmm.json"
 class ScaledNetwork(nn.Module):
     """BOTAN.network + per-species de-standardisation: (x, e_raw, edge_index, types) -> outputs."""
 
-    def __init__(self, model: BOTAN, norm: dict) -> None:
+    def __init__(self, model: BOTAN, norm: dict, extra: list | None = None) -> None:
         super().__init__()
         self.model = model
+        self.extra = nn.ModuleList(extra or [])  # ensemble members, averaged
         mean, std = norm["node_mean"], norm["node_std"]
         mean = [float(mean)] * 2 if isinstance(mean, (int, float)) else [float(v) for v in mean]
         std = [float(std)] * 2 if isinstance(std, (int, float)) else [float(v) for v in std]
@@ -37,8 +38,12 @@ class ScaledNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor, e_raw: torch.Tensor, edge_index: torch.Tensor, types: torch.Tensor):
         node, edge, temperature = self.model.network(x, e_raw, edge_index)
-        prop = node * self.node_std[types] + self.node_mean[types]
-        return prop, edge * self.edge_std, temperature * self.t_std + self.t_mean
+        for member in self.extra:
+            n2, e2, t2 = member.network(x, e_raw, edge_index)
+            node, edge, temperature = node + n2, edge + e2, temperature + t2
+        k = 1.0 + len(self.extra)
+        prop = node / k * self.node_std[types] + self.node_mean[types]
+        return prop, edge / k * self.edge_std, temperature / k * self.t_std + self.t_mean
 
 
 def _example(model: BOTAN, n: int = 600) -> tuple:
@@ -60,7 +65,7 @@ def export_program(model: str | Path, path: str | Path, aot: bool = False) -> Pa
     from glassmm.backends.builtin import eager_module
 
     mod, meta = eager_module(str(model))
-    net = ScaledNetwork(mod.model, meta["normalisation"]).eval()
+    net = ScaledNetwork(mod.model, meta["normalisation"], list(mod.extra)).eval()
     ex = _example(mod.model)
     N, E = torch.export.Dim("n_particles", min=2), torch.export.Dim("n_edges", min=2)
     dyn = {"x": {0: N}, "e_raw": {0: E}, "edge_index": {1: E}, "types": {0: N}}

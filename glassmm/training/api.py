@@ -75,3 +75,26 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: S
         model, st["norm"], output, data_provenance=_provenance(train_files) if train_files else None,
         validation_files=[Path(f).name for f in val_files], train_config=cfg, **metadata,
     )
+
+
+def export_ensemble(checkpoints: Sequence[str | Path], output: str | Path, train_files: Sequence[str | Path] = (),
+                    **metadata: Any) -> Path:
+    """Export several checkpoints of the same architecture as one averaged-ensemble artifact."""
+    import torch
+
+    from glassmm.models.artifact import export_torchscript
+    from glassmm.models.botan import BOTAN
+
+    models, norms = [], []
+    for ck in checkpoints:
+        st = torch.load(str(ck), weights_only=False)
+        cfg = st["config"]
+        m = BOTAN(hidden=cfg["hidden"], n_steps=cfg["n_steps"], energy_features=cfg["energy_features"],
+                  temperature_head=cfg["temperature_head"], inputs=cfg["inputs"])
+        m.load_state_dict(st["model"])
+        models.append(m)
+        norms.append(st["norm"])
+    if any(n != norms[0] for n in norms[1:]):
+        raise ValueError("ensemble members were trained with different normalisations (different data?)")
+    return export_torchscript(models[0], norms[0], output, extra=models[1:], train_config=cfg,
+                              data_provenance=_provenance(train_files) if train_files else None, **metadata)

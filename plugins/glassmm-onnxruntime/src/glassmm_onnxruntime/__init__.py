@@ -38,7 +38,7 @@ def export_onnx(model: str, path: str | Path) -> Path:
     from glassmm.models.export import ScaledNetwork, _example
 
     mod, meta = eager_module(str(model))
-    net = ScaledNetwork(mod.model, meta["normalisation"]).eval()
+    net = ScaledNetwork(mod.model, meta["normalisation"], list(mod.extra)).eval()
     ex = _example(mod.model)
     N, E = torch.export.Dim("n_particles", min=2), torch.export.Dim("n_edges", min=2)
     dyn = {"x": {0: N}, "e_raw": {0: E}, "edge_index": {1: E}, "types": {0: N}}
