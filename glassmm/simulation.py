@@ -70,6 +70,15 @@ def get_platform(
     return platform, props
 
 
+def openmm_seed(seed: int) -> int:
+    """OpenMM integrator seed for a glassmm seed.
+
+    OpenMM treats 0 as "choose a random seed", so glassmm's seed 0 (the default everywhere)
+    would silently make runs irreproducible; every seed maps to a distinct non-zero one.
+    """
+    return int(seed) % (2**31 - 2) + 1
+
+
 def make_integrator(
     kind: str = "langevin",
     temperature: float | u.Quantity = 1.0,
@@ -112,7 +121,7 @@ def make_integrator(
             units.temperature_to_kelvin(T), friction / u.picosecond, step
         )
         if seed is not None:
-            integ.setRandomNumberSeed(int(seed))
+            integ.setRandomNumberSeed(openmm_seed(seed))
         return integ
     if kind == "nose-hoover":
         return openmm.NoseHooverIntegrator(
@@ -152,7 +161,7 @@ def _planar_integrator(kind: str, T: float, dt: u.Quantity, friction: float, see
         integ.addComputePerDof("x", "x + 0.5*dt*v")
         integ.addComputePerDof("v", "mask*(v + 0.5*dt*f/m)")
         if seed is not None:
-            integ.setRandomNumberSeed(int(seed))
+            integ.setRandomNumberSeed(openmm_seed(seed))
     return integ
 
 
