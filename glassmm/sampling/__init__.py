@@ -1,0 +1,37 @@
+"""Generative-proposal sampling: MD segments plus long-time jumps checked by Metropolis-Hastings.
+
+Rooms: :mod:`features` (per-particle context of a configuration), :mod:`flows` (the shared ODE
+machinery and the flow-matching CNF), :mod:`diffusion` (a VP diffusion model sampled through
+its probability-flow ODE), :mod:`proposals` (global and propensity-chosen local moves with
+their exact proposal densities), :mod:`sampler` (the checked Markov chain around an OpenMM
+simulation) and :mod:`training` (jump pairs from MD, training, save/load).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DiffusionProposalModel": "diffusion",
+    "FlowProposalModel": "flows",
+    "ODEProposalModel": "flows",
+    "GlobalMove": "proposals",
+    "LocalMove": "proposals",
+    "PropensityScore": "proposals",
+    "GenerativeSampler": "sampler",
+    "JumpCheck": "sampler",
+    "collect_jump_pairs": "training",
+    "load_proposal_model": "training",
+    "save_proposal_model": "training",
+    "train_proposal_model": "training",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:  # lazy: importing glassmm.sampling costs nothing
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'glassmm.sampling' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"glassmm.sampling.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

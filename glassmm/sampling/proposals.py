@@ -1,0 +1,217 @@
+"""Jump proposals with exact forward and reverse densities.
+
+A move displaces a set S of particles by d_S drawn from a proposal model conditioned on the
+current configuration x. Its density is
+
+    q(x' | x) = P(S | x) * prod_{i in S} q(d_i | h_i(x))
+
+and the reverse move from x' needs S again and displacements -d_S (exact, since every
+|d| < bound < L/2). :class:`GlobalMove` moves everyone (P(S) = 1). :class:`LocalMove` picks a
+centre c with probability p_c(x), a mixture of uniform and a softmax of the predicted
+propensity, and moves the particles within ``radius`` of c; several centres can give the same
+region, so P(S | x) sums p_c(x) over every centre c whose region at x is exactly S, and is 0
+at x' when no centre there reproduces S (the move is then rejected). Both directions use the
+same functions of their own starting configuration, as the Hastings ratio requires.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from glassmm.sampling.features import local_features
+
+
+@dataclass
+class Jump:
+    """One proposed jump (reduced units)."""
+
+    kind: str
+    moved: np.ndarray  # int indices (M,)
+    displacement: np.ndarray  # (M, 3)
+    new_positions: np.ndarray  # (N, 3)
+    log_q_forward: float  # log q(x' | x), region choice included
+    log_region_forward: float = 0.0
+    log_q_reverse: float = float("nan")  # filled by reverse_log_density
+    log_region_reverse: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _minimum_image(delta: np.ndarray, box: np.ndarray | None) -> np.ndarray:
+    if box is None:
+        return delta
+    return delta - box * np.round(delta / box)
+
+
+class _Move:
+    kind = "move"
+
+    def __init__(self, model: Any, types: np.ndarray, box: np.ndarray | None) -> None:
+        self.model = model
+        self.types = np.asarray(types, dtype=np.int64)
+        self.box = None if box is None else np.asarray(box, dtype=np.float64)
+        if self.box is not None and model.bound >= 0.5 * float(self.box.min()):
+            raise ValueError(
+                f"proposal bound {model.bound} must be below half the smallest box edge ({0.5 * self.box.min():.3f}) "
+                "so that a jump and its reverse are minimum images of each other"
+            )
+        self._types_t = torch.as_tensor(self.types)
+
+    def _check(self, positions: np.ndarray) -> np.ndarray:
+        x = np.asarray(positions, dtype=np.float64)
+        if x.shape != (len(self.types), 3):
+            raise ValueError(f"positions have shape {x.shape}; this move was built for {(len(self.types), 3)}")
+        if not np.isfinite(x).all():
+            raise ValueError("positions contain NaN or infinity")
+        return x
+
+    def region_log_prob(self, positions: np.ndarray, moved: np.ndarray) -> float:
+        return 0.0
+
+    def choose_region(self, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.arange(len(self.types))
+
+    def propose(self, positions: np.ndarray, rng: np.random.Generator, generator: torch.Generator) -> Jump:
+        """Draw a jump from ``positions`` (any periodic image)."""
+        x = self._check(positions)
+        moved = self.choose_region(x, rng)
+        log_region = self.region_log_prob(x, moved)
+        feats = local_features(x, self.types, self.box)[torch.as_tensor(moved)]
+        d, log_q = self.model.sample(feats, self._types_t[moved], generator)
+        d = d.numpy()
+        new = x.copy()
+        new[moved] += d
+        return Jump(self.kind, moved, d, new, float(log_q.sum()) + log_region, log_region)
+
+    def reverse_log_density(self, jump: Jump) -> float:
+        """log q(x | x') of the reverse jump; stores it (and its region part) on ``jump``."""
+        xn = jump.new_positions
+        log_region = self.region_log_prob(xn, jump.moved)
+        if not math.isfinite(log_region):
+            jump.log_region_reverse = jump.log_q_reverse = -math.inf
+            return -math.inf
+        feats = local_features(xn, self.types, self.box)[torch.as_tensor(jump.moved)]
+        log_q = self.model.log_prob(torch.as_tensor(-jump.displacement), feats, self._types_t[jump.moved])
+        jump.log_region_reverse = log_region
+        jump.log_q_reverse = float(log_q.sum()) + log_region
+        return jump.log_q_reverse
+
+    def forward_log_density(self, positions: np.ndarray, jump: Jump) -> float:
+        """Re-evaluate log q(x' | x) for a given jump (used by tests and diagnostics)."""
+        x = self._check(positions)
+        feats = local_features(x, self.types, self.box)[torch.as_tensor(jump.moved)]
+        log_q = self.model.log_prob(torch.as_tensor(jump.displacement), feats, self._types_t[jump.moved])
+        return float(log_q.sum()) + self.region_log_prob(x, jump.moved)
+
+
+class GlobalMove(_Move):
+    """Every particle jumps at once, each by its own conditional displacement.
+
+    Parameters
+    ----------
+    model : ODEProposalModel
+    types : array of int (N,)
+    box : array (reduced) (3,) or None
+    """
+
+    kind = "global"
+
+
+class PropensityScore:
+    """Per-particle propensity from a glassmm model, used to choose where local jumps happen.
+
+    Parameters
+    ----------
+    model : str
+        A bundled model name or artifact path (see ``glassmm models``).
+    backend : str, optional
+        Inference backend (default order as in :func:`glassmm.load_predictor`).
+    """
+
+    def __init__(self, model: str = "botan-ka-T0.44", backend: str | None = None) -> None:
+        from glassmm.backends import load_predictor
+
+        self.predictor, _ = load_predictor(model, backend)
+        self.name = model
+
+    def __call__(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray) -> np.ndarray:
+        return np.asarray(self.predictor(positions, box, types).propensity, dtype=np.float64)
+
+
+class LocalMove(_Move):
+    """A region around a centre chosen from the predicted propensity jumps; the rest stays.
+
+    Parameters
+    ----------
+    model : ODEProposalModel
+    types : array of int (N,)
+    box : array (reduced) (3,) or None
+    radius : float (reduced length)
+        Particles closer than this (minimum image) to the centre move with it.
+    score : callable (positions, box, types) -> (N,), optional
+        Propensity-like score; None picks centres uniformly.
+    score_weight : float in [0, 1)
+        Weight of softmax(score / score_temperature) against uniform; the uniform part keeps
+        every centre possible, so reverse moves never have probability zero by choice alone.
+    score_temperature : float
+        Softmax temperature, in units of the score's standard deviation over the particles.
+    """
+
+    kind = "local"
+
+    def __init__(
+        self,
+        model: Any,
+        types: np.ndarray,
+        box: np.ndarray | None,
+        radius: float = 1.2,
+        score: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+        score_weight: float = 0.8,
+        score_temperature: float = 1.0,
+    ) -> None:
+        super().__init__(model, types, box)
+        if not radius > 0:
+            raise ValueError(f"radius must be positive; got {radius}")
+        if not 0.0 <= score_weight < 1.0:
+            raise ValueError(f"score_weight must be in [0, 1); got {score_weight}")
+        self.radius, self.score, self.score_weight, self.score_temperature = float(radius), score, float(score_weight), float(score_temperature)
+        self._cache: tuple[bytes, np.ndarray] | None = None
+
+    def centre_probabilities(self, positions: np.ndarray) -> np.ndarray:
+        """p_c(x) (N,), summing to 1."""
+        n = len(self.types)
+        if self.score is None or self.score_weight == 0.0:
+            return np.full(n, 1.0 / n)
+        key = positions.tobytes()
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        s = np.asarray(self.score(positions, self.box, self.types), dtype=np.float64)
+        if s.shape != (n,) or not np.isfinite(s).all():
+            raise ValueError(f"score returned shape {s.shape} or non-finite values; expected ({n},) finite")
+        z = (s - s.mean()) / (s.std() + 1e-12) / self.score_temperature
+        soft = np.exp(z - z.max())
+        p = (1.0 - self.score_weight) / n + self.score_weight * soft / soft.sum()
+        self._cache = (key, p)
+        return p
+
+    def region(self, positions: np.ndarray, centre: int) -> np.ndarray:
+        delta = _minimum_image(positions - positions[centre], self.box)
+        return np.flatnonzero((delta * delta).sum(1) < self.radius**2)
+
+    def choose_region(self, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        p = self.centre_probabilities(positions)
+        return self.region(positions, int(rng.choice(len(p), p=p)))
+
+    def region_log_prob(self, positions: np.ndarray, moved: np.ndarray) -> float:
+        """log P(S | x): the total probability of centres whose region is exactly S."""
+        p = self.centre_probabilities(positions)
+        target = np.sort(moved)
+        total = 0.0
+        for c in target:  # a centre is always inside its own region
+            if np.array_equal(self.region(positions, int(c)), target):
+                total += p[c]
+        return math.log(total) if total > 0 else -math.inf

@@ -1,0 +1,441 @@
+"""The generative-proposal sampler: OpenMM MD segments plus jumps checked by Metropolis-Hastings.
+
+Each cycle runs ``md_steps`` of the simulation's own (canonical, e.g. Langevin) integrator,
+then ``proposals_per_cycle`` jumps. A jump x -> x' is accepted with probability
+
+    min(1, exp(-(U(x') - U(x)) / kT) * q(x | x') / q(x' | x))
+
+with U from the OpenMM context and the full proposal densities (region choice included); no
+symmetric-proposal shortcut. On acceptance velocities are redrawn from Maxwell-Boltzmann (a
+Gibbs step, which keeps the canonical distribution) and ``check.steps`` of MD confirm that the
+new state is sound (finite, no overlap, kinetic temperature back within a few sigma); a failed
+check restores the previous positions and velocities and is recorded. A check cannot fail on a
+typical Boltzmann state, so it guards against numerical accidents without biasing the chain;
+the summary counts failures so that this can be seen.
+
+``mode="explore"`` accepts any jump with (U' - U) / kT below ``energy_window``, ignoring the
+proposal densities: it is biased, and every record and summary it writes says so.
+
+Every attempt is appended to ``attempts.jsonl`` (flushed per line); ``checkpoint.npz`` holds
+the OpenMM context checkpoint (integrator random state included), the random generators and
+the counters, written atomically, so ``run(resume=True)`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import openmm
+import openmm.unit as u
+import torch
+
+from glassmm import units
+from glassmm.io import atomic_write
+from glassmm.sampling.proposals import Jump
+
+SCHEMA = "glassmm.sampler/1"
+
+
+@dataclass
+class JumpCheck:
+    """Post-acceptance MD check.
+
+    Parameters
+    ----------
+    steps : int
+        MD steps run from the accepted state (0 disables the check).
+    min_distance : float (reduced length)
+        Any pair closer than this after the check is an overlap.
+    temperature_sigmas : float
+        The kinetic temperature must be within this many canonical standard deviations
+        (T sqrt(2 / dof)) of the target.
+    """
+
+    steps: int = 50
+    min_distance: float = 0.6
+    temperature_sigmas: float = 6.0
+
+
+def _energy(context: openmm.Context) -> float:
+    return float(units.as_reduced_energy(context.getState(energy=True).getPotentialEnergy()))
+
+
+def _positions(context: openmm.Context) -> np.ndarray:
+    return np.asarray(context.getState(positions=True).getPositions(asNumpy=True).value_in_unit(u.nanometer), dtype=np.float64)
+
+
+def _velocities(context: openmm.Context) -> np.ndarray:
+    return np.asarray(context.getState(velocities=True).getVelocities(asNumpy=True).value_in_unit(u.nanometer / u.picosecond))
+
+
+class GenerativeSampler:
+    """MD plus checked generative jumps around an ``openmm.app.Simulation``.
+
+    Parameters
+    ----------
+    simulation : openmm.app.Simulation
+        Its integrator must sample the canonical ensemble at ``temperature`` (Langevin or
+        Nose-Hoover); its context holds the current state.
+    moves : move or sequence of (move, weight)
+        :class:`~glassmm.sampling.proposals.LocalMove` / :class:`GlobalMove` objects; each
+        attempt picks one with the given weights, independently of the state.
+    temperature : float (reduced) or Quantity
+    md_steps : int
+        MD steps per cycle (0 gives a pure Monte Carlo chain).
+    proposals_per_cycle : int
+    check : JumpCheck
+    output : path, optional
+        Directory for ``attempts.jsonl``, ``checkpoint.npz``, ``summary.json`` and plots.
+    seed : int
+        Seeds the jump generators (numpy and torch).
+    mode : {"exact", "explore"}
+        "explore" filters jumps by energy only and is biased (labelled so everywhere).
+    energy_window : float (kT)
+        Acceptance threshold on (U' - U) / kT in "explore" mode.
+    checkpoint_every : int
+        Cycles between checkpoints (a final one is always written).
+    """
+
+    def __init__(
+        self,
+        simulation: Any,
+        moves: Any,
+        temperature: float | u.Quantity,
+        md_steps: int = 200,
+        proposals_per_cycle: int = 4,
+        check: JumpCheck | None = None,
+        output: str | Path | None = None,
+        seed: int = 0,
+        mode: str = "exact",
+        energy_window: float = 0.0,
+        checkpoint_every: int = 10,
+        progress: bool = True,
+    ) -> None:
+        if mode not in ("exact", "explore"):
+            raise ValueError(f"mode must be 'exact' or 'explore'; got {mode!r}")
+        if md_steps < 0 or proposals_per_cycle < 0:
+            raise ValueError("md_steps and proposals_per_cycle must be non-negative")
+        self.simulation = simulation
+        self.context: openmm.Context = simulation.context
+        if isinstance(moves, Sequence) and not hasattr(moves, "propose"):
+            pairs = [(m, float(w)) for m, w in moves]
+        else:
+            pairs = [(moves, 1.0)]
+        if not pairs or any(w <= 0 for _, w in pairs):
+            raise ValueError("moves must be a move or a non-empty sequence of (move, positive weight)")
+        n = self.context.getSystem().getNumParticles()
+        for m, _ in pairs:
+            if len(m.types) != n:
+                raise ValueError(f"a {m.kind} move was built for {len(m.types)} particles; the simulation has {n}")
+        self.moves = [m for m, _ in pairs]
+        w = np.array([w for _, w in pairs])
+        self.move_weights = w / w.sum()
+        self.temperature = units.as_reduced_temperature(temperature)
+        self.md_steps, self.proposals_per_cycle = int(md_steps), int(proposals_per_cycle)
+        self.check = check if check is not None else JumpCheck()
+        self.mode, self.energy_window = mode, float(energy_window)
+        self.biased = mode == "explore"
+        if self.biased:
+            warnings.warn("GenerativeSampler mode='explore' filters jumps by energy only: its samples are biased", stacklevel=2)
+        self.output = Path(output) if output is not None else None
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.progress = progress
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        system = self.context.getSystem()
+        self.masses = np.array([system.getParticleMass(i).value_in_unit(u.dalton) for i in range(n)])
+        self.dof = 3 * n - system.getNumConstraints() - (
+            3 if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())) else 0
+        )
+        self.cycle = 0
+        self.last_jump: Jump | None = None
+        self.records: list[dict[str, Any]] = []
+        self.timers = {"md_s": 0.0, "proposal_s": 0.0, "energy_s": 0.0, "check_s": 0.0}
+
+    # ------------------------------------------------------------------ one attempt
+    def _refresh_velocities(self) -> None:
+        v = self.rng.normal(size=(len(self.masses), 3)) * np.sqrt(self.temperature / self.masses)[:, None]
+        self.context.setVelocities(v * (u.nanometer / u.picosecond))
+
+    def _check_state(self) -> str:
+        """Run the post-acceptance MD check; '' when sound, else the reason."""
+        c = self.check
+        self.simulation.step(c.steps)
+        state = self.context.getState(positions=True, energy=True)
+        x = np.asarray(state.getPositions(asNumpy=True).value_in_unit(u.nanometer))
+        ke = float(units.as_reduced_energy(state.getKineticEnergy()))
+        if not np.isfinite(x).all() or not math.isfinite(ke):
+            return "non-finite state"
+        t_kin = 2.0 * ke / self.dof
+        if abs(t_kin - self.temperature) > c.temperature_sigmas * self.temperature * math.sqrt(2.0 / self.dof):
+            return f"kinetic temperature {t_kin:.4g} did not recover to {self.temperature:.4g}"
+        if c.min_distance > 0 and _min_distance(x, self._box()) < c.min_distance:
+            return "overlap"
+        return ""
+
+    def _box(self) -> np.ndarray | None:
+        if not self.context.getSystem().usesPeriodicBoundaryConditions():
+            return None
+        return units.box_from_openmm(self.context.getState().getPeriodicBoxVectors())
+
+    def attempt(self, positions: np.ndarray, energy: float) -> tuple[dict[str, Any], np.ndarray, float]:
+        """Propose, check and accept or reject one jump from (positions, energy).
+
+        Returns the record, and the positions and energy of the state the chain is in after.
+        """
+        t0 = time.perf_counter()
+        energy_old = energy
+        move = self.moves[int(self.rng.choice(len(self.moves), p=self.move_weights))]
+        jump: Jump = move.propose(positions, self.rng, self.generator)
+        self.last_jump = jump
+        t1 = time.perf_counter()
+        self.context.setPositions(jump.new_positions * u.nanometer)
+        new_energy = _energy(self.context)
+        t2 = time.perf_counter()
+        d_u = (new_energy - energy) / self.temperature if math.isfinite(new_energy) else math.inf
+        if self.mode == "exact":
+            log_rev = move.reverse_log_density(jump) if math.isfinite(d_u) else -math.inf
+            log_alpha = -d_u + log_rev - jump.log_q_forward
+        else:
+            log_rev = float("nan")
+            log_alpha = 0.0 if d_u < self.energy_window else -math.inf
+        t3 = time.perf_counter()
+        accepted = bool(math.log(self.rng.uniform()) < log_alpha) if not math.isnan(log_alpha) else False
+        check = None
+        velocities = None
+        if accepted and self.check.steps > 0:
+            velocities = _velocities(self.context)
+            self._refresh_velocities()
+            tc = time.perf_counter()
+            check = self._check_state() or None
+            self.timers["check_s"] += time.perf_counter() - tc
+            check = check or "ok"
+        elif accepted:
+            self._refresh_velocities()
+        final = accepted and check in (None, "ok")
+        if final:
+            if check == "ok":  # the check's MD moved the state on
+                positions, energy = _positions(self.context), _energy(self.context)
+            else:
+                positions, energy = jump.new_positions, new_energy
+        else:
+            self.context.setPositions(positions * u.nanometer)
+            if velocities is not None:
+                self.context.setVelocities(velocities * (u.nanometer / u.picosecond))
+        self.timers["proposal_s"] += (t1 - t0) + (t3 - t2)
+        self.timers["energy_s"] += t2 - t1
+        record = {
+            "attempt": len(self.records),
+            "cycle": self.cycle,
+            "kind": jump.kind,
+            "n_moved": int(len(jump.moved)),
+            "energy_old": energy_old,
+            "energy_new": new_energy,
+            "delta_energy_kT": d_u,
+            "log_q_forward": jump.log_q_forward,
+            "log_q_reverse": log_rev,
+            "log_region_forward": jump.log_region_forward,
+            "log_region_reverse": jump.log_region_reverse,
+            "log_alpha": log_alpha,
+            "accepted_mh": accepted,
+            "check": check,
+            "accepted": final,
+            "max_displacement": float(np.sqrt((jump.displacement**2).sum(1)).max()) if len(jump.moved) else 0.0,
+            "wall_s": time.perf_counter() - t0,
+            "biased": self.biased,
+        }
+        return record, positions, energy
+
+    # ------------------------------------------------------------------ the run
+    def run(self, n_cycles: int, resume: bool = False, callback: Callable[["GenerativeSampler"], Any] | None = None) -> dict[str, Any]:
+        """Run until ``n_cycles`` cycles are done in total (resuming from the checkpoint if asked).
+
+        ``callback(sampler)`` is called after every cycle; a true return value stops the run
+        early (after a checkpoint), e.g. at the end of a wall-clock budget.
+
+        Returns the summary (also written to ``summary.json`` with a plot when ``output`` is set).
+        """
+        if resume:
+            self.load_checkpoint()
+        log = None
+        if self.output is not None:
+            self.output.mkdir(parents=True, exist_ok=True)
+            self._truncate_log()
+            log = open(self.output / "attempts.jsonl", "a")
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_cycles, initial=self.cycle, desc="sampler cycles", disable=not self.progress, unit="cycle")
+        try:
+            while self.cycle < n_cycles:
+                t0 = time.perf_counter()
+                if self.md_steps:
+                    self.simulation.step(self.md_steps)
+                self.timers["md_s"] += time.perf_counter() - t0
+                if self.proposals_per_cycle:
+                    x, energy = _positions(self.context), _energy(self.context)
+                    for _ in range(self.proposals_per_cycle):
+                        rec, x, energy = self.attempt(x, energy)
+                        self.records.append(rec)
+                        if log is not None:
+                            log.write(json.dumps(rec) + "\n")
+                            log.flush()
+                self.cycle += 1
+                bar.update(1)
+                bar.set_postfix(acc=f"{self.acceptance_rate():.3f}")
+                stop = bool(callback(self)) if callback is not None else False
+                if self.output is not None and (self.cycle % self.checkpoint_every == 0 or self.cycle == n_cycles or stop):
+                    self.save_checkpoint()
+                if stop:
+                    break
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+        summary = self.summary()
+        if self.output is not None:
+            with atomic_write(self.output / "summary.json", "w") as fh:
+                json.dump(summary, fh, indent=2)
+            try:
+                self.plot(self.output / "summary.png")
+            except ImportError:  # plotting is a convenience
+                pass
+        return summary
+
+    # ------------------------------------------------------------------ results
+    def acceptance_rate(self, kind: str | None = None) -> float:
+        recs = [r for r in self.records if kind is None or r["kind"] == kind]
+        return float(np.mean([r["accepted"] for r in recs])) if recs else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        kinds = sorted({r["kind"] for r in self.records})
+        failures: dict[str, int] = {}
+        for r in self.records:
+            if r["check"] not in (None, "ok"):
+                failures[r["check"]] = failures.get(r["check"], 0) + 1
+        return {
+            "schema": SCHEMA,
+            "mode": self.mode,
+            "biased": self.biased,
+            "temperature": self.temperature,
+            "cycles": self.cycle,
+            "md_steps_per_cycle": self.md_steps,
+            "attempts": len(self.records),
+            "accepted": int(sum(r["accepted"] for r in self.records)),
+            "acceptance_rate": self.acceptance_rate(),
+            "acceptance_rate_by_kind": {k: self.acceptance_rate(k) for k in kinds},
+            "mh_acceptance_rate": float(np.mean([r["accepted_mh"] for r in self.records])) if self.records else 0.0,
+            "check_failures": failures,
+            "mean_moved": float(np.mean([r["n_moved"] for r in self.records])) if self.records else 0.0,
+            "timers_s": dict(self.timers),
+        }
+
+    def plot(self, path: str | Path | None = None):
+        """Energy trace, running acceptance and the log-acceptance histogram."""
+        from glassmm.analysis._plot import finish, pyplot
+
+        fig, axes = pyplot().subplots(1, 3, figsize=(12, 3.5))
+        recs = self.records
+        if recs:
+            a = np.array([r["attempt"] for r in recs])
+            e = np.array([r["energy_new"] if r["accepted"] else np.nan for r in recs], dtype=float)
+            acc = np.array([r["accepted"] for r in recs], dtype=float)
+            axes[0].plot(a, np.array([r["energy_new"] for r in recs], float), ".", ms=2, alpha=0.3, label="proposed")
+            axes[0].plot(a, e, "o", ms=3, label="accepted")
+            axes[0].set(xlabel="attempt", ylabel="U (reduced)")
+            axes[0].legend()
+            axes[1].plot(a, np.cumsum(acc) / (np.arange(len(acc)) + 1))
+            axes[1].set(xlabel="attempt", ylabel="acceptance rate")
+            la = np.array([r["log_alpha"] for r in recs], float)
+            la = la[np.isfinite(la)]
+            if len(la):
+                axes[2].hist(np.clip(la, -50, 5), bins=40)
+            axes[2].set(xlabel="log alpha (clipped to [-50, 5])", ylabel="attempts")
+        fig.suptitle(f"glassmm sampler ({self.mode}{', BIASED' if self.biased else ''})")
+        fig.tight_layout()
+        return finish(fig, path)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path:
+        assert self.output is not None
+        path = self.output / "checkpoint.npz"
+        state = {
+            "schema": SCHEMA,
+            "cycle": self.cycle,
+            "n_records": len(self.records),
+            "rng": self.rng.bit_generator.state,
+            "timers": self.timers,
+            "seed": self.seed,
+        }
+        with atomic_write(path) as fh:
+            np.savez(
+                fh,
+                state=np.array(json.dumps(state)),
+                context=np.frombuffer(self.context.createCheckpoint(), dtype=np.uint8),
+                torch_generator=self.generator.get_state().numpy(),
+            )
+        return path
+
+    def load_checkpoint(self) -> bool:
+        """Restore from ``output/checkpoint.npz`` if present; returns whether it was."""
+        if self.output is None or not (self.output / "checkpoint.npz").exists():
+            return False
+        path = self.output / "checkpoint.npz"
+        try:
+            with np.load(path) as z:
+                state = json.loads(str(z["state"]))
+                ctx = z["context"].tobytes()
+                gen = torch.from_numpy(z["torch_generator"].copy())
+        except Exception as exc:
+            raise ValueError(f"corrupt sampler checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+        if state.get("schema") != SCHEMA:
+            raise ValueError(f"{path} has schema {state.get('schema')!r}; expected {SCHEMA!r}")
+        self.context.loadCheckpoint(ctx)
+        self.rng.bit_generator.state = state["rng"]
+        self.generator.set_state(gen)
+        self.cycle, self.timers = int(state["cycle"]), dict(state["timers"])
+        self.records = _read_records(self.output / "attempts.jsonl")[: int(state["n_records"])]
+        if len(self.records) != int(state["n_records"]):
+            raise ValueError(f"{self.output / 'attempts.jsonl'} holds fewer attempts than the checkpoint says")
+        return True
+
+    def _truncate_log(self) -> None:
+        """Make attempts.jsonl hold exactly the records in memory (drop attempts after a crash)."""
+        assert self.output is not None
+        with atomic_write(self.output / "attempts.jsonl", "w") as fh:
+            for r in self.records:
+                fh.write(json.dumps(r) + "\n")
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    with open(path) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by a crash ends the log
+    return out
+
+
+def _min_distance(x: np.ndarray, box: np.ndarray | None) -> float:
+    import vesin_torch
+
+    pos = torch.as_tensor(x, dtype=torch.float64)
+    cell = torch.diag(torch.as_tensor(box, dtype=torch.float64)) if box is not None else torch.zeros(3, 3, dtype=torch.float64)
+    nl = vesin_torch.NeighborList(cutoff=1.0, full_list=False)
+    (d,) = nl.compute(pos, cell, box is not None, "d")
+    return float(d.min()) if len(d) else math.inf
+
