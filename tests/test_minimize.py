@@ -32,7 +32,8 @@ def test_fire_converges_and_matches_lbfgs(small_liquid, platform, tol):
     assert polish.converged and polish.max_force < tol < lb.max_force
     assert polish.energy_per_particle <= lb.energy_per_particle + 1e-6
     assert polish.energy_per_particle == pytest.approx(lb.energy_per_particle, abs=1e-3)
-    assert np.abs(polish.positions - lb.positions).max() < 0.05
+    # soft modes left by L-BFGS (max|F| ~0.07) relax by ~0.1; a hop to another basin is ~0.3-1
+    assert np.abs(polish.positions - lb.positions).max() < 0.25
 
 
 @needs_shared
