@@ -454,18 +454,23 @@ def _cmd_backends(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- sampler
-def _add_train_proposal(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-proposal", help="train a CNF or diffusion jump-proposal model on glassmm's own MD")
+def _add_small_ka_args(p: argparse.ArgumentParser) -> None:
+    """Where the sampler's KA system comes from (shared by train-proposal and sample)."""
     p.add_argument("--input", help="start from this npz configuration (else a fresh melt of -n particles)")
     p.add_argument("-n", "--n-particles", type=int, default=200)
     p.add_argument("-T", "--temperature", type=float, required=True, help="reduced temperature")
+    p.add_argument("--platform", default="CPU")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _add_train_proposal(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-proposal", help="train a CNF or diffusion jump-proposal model on glassmm's own MD")
+    _add_small_ka_args(p)
     p.add_argument("--kind", default="cnf", choices=("cnf", "diffusion"))
     p.add_argument("--lag", type=float, default=2.0, help="jump lag (tau)")
     p.add_argument("--pairs", type=int, default=150, help="number of (x_t, x_t+lag) pairs")
     p.add_argument("--stride", type=float, default=0.5, help="time between pair origins (tau)")
     p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--platform", default="CPU")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="model file (.pt)")
     p.set_defaults(func=_cmd_train_proposal)
 
@@ -483,9 +488,7 @@ def _cmd_train_proposal(args: argparse.Namespace) -> int:
 def _add_sample(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sample", help="MD plus generative jumps checked by Metropolis-Hastings")
     p.add_argument("--proposal", required=True, help="proposal model from `glassmm train-proposal`")
-    p.add_argument("--input", help="start from this npz configuration (else a fresh melt of -n particles)")
-    p.add_argument("-n", "--n-particles", type=int, default=200)
-    p.add_argument("-T", "--temperature", type=float, required=True, help="reduced temperature")
+    _add_small_ka_args(p)
     p.add_argument("--cycles", type=int, default=20, help="total cycles (a resumed run continues to this)")
     p.add_argument("--md-steps", type=int, default=200, help="MD steps per cycle")
     p.add_argument("--proposals", type=int, default=4, help="jump proposals per cycle")
@@ -496,8 +499,6 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="exact", choices=("exact", "explore"), help="explore = energy filter only, BIASED")
     p.add_argument("--energy-window", type=float, default=0.0, help="explore mode: accept if dU/kT below this")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.npz")
-    p.add_argument("--platform", default="CPU")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.set_defaults(func=_cmd_sample)
 

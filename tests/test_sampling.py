@@ -337,3 +337,23 @@ def test_cli_train_proposal_then_sample_and_resume(tmp_path, capsys):
     final = glassmm.load_configuration(tmp_path / "run" / "final.npz")
     assert final.n_particles == 160
     assert main(["sample", "--proposal", str(tmp_path / "missing.pt"), "-T", "1", "-o", str(tmp_path / "x")]) == 2
+
+
+def test_accelerated_sampling_example_prints_its_json_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "accelerated_sampling.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--budget", "3", "--epochs", "2", "--pairs", "12", "--score", "none",
+         "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("acceptance_rate", "md_only_decorrelation_time_s", "sampler_decorrelation_time_s", "speedup"):
+        assert key in last
+    assert 0.0 <= last["acceptance_rate"] <= 1.0 and last["md_only_decorrelation_time_s"] > 0
+    assert last["speedup"] is None or last["speedup"] > 0
+    assert (tmp_path / "out" / "overlap.png").stat().st_size > 0
