@@ -357,3 +357,37 @@ def test_accelerated_sampling_example_prints_its_json_line(tmp_path):
     assert 0.0 <= last["acceptance_rate"] <= 1.0 and last["md_only_decorrelation_time_s"] > 0
     assert last["speedup"] is None or last["speedup"] > 0
     assert (tmp_path / "out" / "overlap.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_small_ka_energy_and_gr_match_plain_md():
+    """The sampler's chain (MD + checked jumps) keeps <U> and g(r) of plain MD at T = 1."""
+    from glassmm.analysis.structure import RadialDistribution
+    from glassmm.simulation import create_simulation, get_positions, potential_energy, run
+
+    ka = glassmm.KobAndersen(160, positions="random", seed=11)
+    warm = create_simulation(ka, "langevin", temperature=1.0, seed=11, threads=1)
+    run(warm, 4000)
+    ka.positions_reduced = get_positions(warm.context)
+    n_samples, every = 300, 50
+
+    def stats(sim, advance):
+        u, g = [], RadialDistribution(r_max=2.5, n_bins=50)
+        for _ in range(n_samples):
+            advance()
+            u.append(potential_energy(sim.context) / ka.n_particles)
+            g.accumulate(get_positions(sim.context), ka.box, ka.types)
+        u = np.array(u)
+        se = u.reshape(10, -1).mean(1).std(ddof=1) / math.sqrt(10)  # batch means
+        return u.mean(), se, g.g
+
+    md = create_simulation(ka, "langevin", temperature=1.0, seed=12, threads=1)
+    u_md, se_md, g_md = stats(md, lambda: md.step(every))
+
+    sampler = _ka_sampler(ka, base_scale=0.7, md_steps=every, proposals_per_cycle=2)
+    sim = sampler.simulation
+    sampler.check = JumpCheck(steps=10)
+    u_s, se_s, g_s = stats(sim, lambda: sampler.run(sampler.cycle + 1))
+    assert sampler.summary()["accepted"] > 0
+    assert abs(u_md - u_s) < 4 * math.hypot(se_md, se_s), (u_md, u_s, se_md, se_s)
+    assert abs(g_md.max() - g_s.max()) < 0.1 * g_md.max() and abs(int(g_md.argmax()) - int(g_s.argmax())) <= 1
