@@ -55,12 +55,10 @@ def train_model(
             "workdir": str(trainer.workdir), "loss_plot": str(trainer.workdir / "loss.png")}
 
 
-def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: Sequence[str | Path] = (),
-                      val_files: Sequence[str | Path] = (), **metadata: Any) -> Path:
-    """Export a Trainer checkpoint (``best.pt`` / ``checkpoint.pt``) as a TorchScript artifact."""
+def _load_checkpoint(checkpoint: str | Path) -> tuple[Any, dict]:
+    """The BOTAN network of a Trainer checkpoint, weights loaded, and the checkpoint dict."""
     import torch
 
-    from glassmm.models.artifact import export_torchscript
     from glassmm.models.botan import BOTAN
 
     st = torch.load(str(checkpoint), weights_only=False)
@@ -68,6 +66,16 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: S
     model = BOTAN(hidden=cfg["hidden"], n_steps=cfg["n_steps"], energy_features=cfg["energy_features"],
                   temperature_head=cfg["temperature_head"], inputs=cfg["inputs"])
     model.load_state_dict(st["model"])
+    return model, st
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: Sequence[str | Path] = (),
+                      val_files: Sequence[str | Path] = (), **metadata: Any) -> Path:
+    """Export a Trainer checkpoint (``best.pt`` / ``checkpoint.pt``) as a TorchScript artifact."""
+    from glassmm.models.artifact import export_torchscript
+
+    model, st = _load_checkpoint(checkpoint)
+    cfg = st["config"]
     hist = st["history"]
     best = max((h for h in hist if h["stage"] == "joint"), key=Trainer.score, default=hist[-1])
     metadata.setdefault("validation", {"val_pearson": best.get("val_pearson"), "epoch": best.get("epoch")})
@@ -80,18 +88,12 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: S
 def export_ensemble(checkpoints: Sequence[str | Path], output: str | Path, train_files: Sequence[str | Path] = (),
                     **metadata: Any) -> Path:
     """Export several checkpoints of the same architecture as one averaged-ensemble artifact."""
-    import torch
-
     from glassmm.models.artifact import export_torchscript
-    from glassmm.models.botan import BOTAN
 
     models, norms = [], []
     for ck in checkpoints:
-        st = torch.load(str(ck), weights_only=False)
+        m, st = _load_checkpoint(ck)
         cfg = st["config"]
-        m = BOTAN(hidden=cfg["hidden"], n_steps=cfg["n_steps"], energy_features=cfg["energy_features"],
-                  temperature_head=cfg["temperature_head"], inputs=cfg["inputs"])
-        m.load_state_dict(st["model"])
         models.append(m)
         norms.append(st["norm"])
     if any(n != norms[0] for n in norms[1:]):
