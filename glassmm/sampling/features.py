@@ -26,6 +26,16 @@ def n_features(n_species: int = N_SPECIES, radii: tuple[float, ...] = RADII) -> 
     return n_species + n_species * len(radii) + 3
 
 
+def neighbour_pairs(
+    positions: np.ndarray | torch.Tensor, box: np.ndarray | torch.Tensor | None, cutoff: float, quantities: str, full_list: bool
+) -> list[torch.Tensor]:
+    """vesin-torch pairs closer than ``cutoff`` (float64), periodic in ``box`` or open when None."""
+    pos = torch.as_tensor(np.asarray(positions, dtype=np.float64))
+    periodic = box is not None
+    cell = torch.diag(torch.as_tensor(np.asarray(box, dtype=np.float64))) if periodic else torch.zeros(3, 3, dtype=torch.float64)
+    return vesin_torch.NeighborList(cutoff=cutoff, full_list=full_list).compute(pos, cell, periodic, quantities)
+
+
 def local_features(
     positions: np.ndarray | torch.Tensor,
     types: np.ndarray | torch.Tensor,
@@ -47,13 +57,9 @@ def local_features(
     -------
     Tensor float64 (N, n_species * (1 + len(radii)) + 3)
     """
-    pos = torch.as_tensor(np.asarray(positions, dtype=np.float64))
     t = torch.as_tensor(np.asarray(types, dtype=np.int64))
-    n = pos.shape[0]
-    periodic = box is not None
-    cell = torch.diag(torch.as_tensor(np.asarray(box, dtype=np.float64))) if periodic else torch.zeros(3, 3, dtype=torch.float64)
-    nl = vesin_torch.NeighborList(cutoff=max(radii) + 4 * SMOOTHING, full_list=True)
-    i, j, d, vec = nl.compute(pos, cell, periodic, "ijdD")
+    n = t.shape[0]
+    i, j, d, vec = neighbour_pairs(positions, box, max(radii) + 4 * SMOOTHING, "ijdD", full_list=True)
     i, j = i.to(torch.int64), j.to(torch.int64)
     r = torch.as_tensor(radii, dtype=torch.float64)
     steps = torch.sigmoid((r[None, :] - d[:, None]) / SMOOTHING)  # (E, R)

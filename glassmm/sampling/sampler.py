@@ -39,6 +39,7 @@ import torch
 from glassmm import units
 from glassmm.io import atomic_write
 from glassmm.sampling.proposals import Jump
+from glassmm.simulation import get_positions, get_velocities, potential_energy, set_velocities
 
 SCHEMA = "glassmm.sampler/1"
 
@@ -61,18 +62,6 @@ class JumpCheck:
     steps: int = 50
     min_distance: float = 0.6
     temperature_sigmas: float = 6.0
-
-
-def _energy(context: openmm.Context) -> float:
-    return float(units.as_reduced_energy(context.getState(energy=True).getPotentialEnergy()))
-
-
-def _positions(context: openmm.Context) -> np.ndarray:
-    return np.asarray(context.getState(positions=True).getPositions(asNumpy=True).value_in_unit(u.nanometer), dtype=np.float64)
-
-
-def _velocities(context: openmm.Context) -> np.ndarray:
-    return np.asarray(context.getState(velocities=True).getVelocities(asNumpy=True).value_in_unit(u.nanometer / u.picosecond))
 
 
 class GenerativeSampler:
@@ -155,6 +144,11 @@ class GenerativeSampler:
         self.dof = 3 * n - system.getNumConstraints() - (
             3 if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())) else 0
         )
+        # the box is fixed (NVT); read it once for the overlap check
+        self.box = (
+            units.box_from_openmm(self.context.getState().getPeriodicBoxVectors())
+            if system.usesPeriodicBoundaryConditions() else None
+        )
         self.cycle = 0
         self.last_jump: Jump | None = None
         self.records: list[dict[str, Any]] = []
@@ -163,28 +157,28 @@ class GenerativeSampler:
     # ------------------------------------------------------------------ one attempt
     def _refresh_velocities(self) -> None:
         v = self.rng.normal(size=(len(self.masses), 3)) * np.sqrt(self.temperature / self.masses)[:, None]
-        self.context.setVelocities(v * (u.nanometer / u.picosecond))
+        set_velocities(self.context, v)
 
-    def _check_state(self) -> str:
-        """Run the post-acceptance MD check; '' when sound, else the reason."""
+    def _check_state(self) -> tuple[str, np.ndarray, float]:
+        """Run the post-acceptance MD check.
+
+        Returns the reason it failed ('' when sound) and the positions and potential energy
+        (reduced) after it, read in the one getState the check needs anyway.
+        """
         c = self.check
         self.simulation.step(c.steps)
         state = self.context.getState(positions=True, energy=True)
         x = np.asarray(state.getPositions(asNumpy=True).value_in_unit(u.nanometer))
         ke = float(units.as_reduced_energy(state.getKineticEnergy()))
+        pe = float(units.as_reduced_energy(state.getPotentialEnergy()))
         if not np.isfinite(x).all() or not math.isfinite(ke):
-            return "non-finite state"
+            return "non-finite state", x, pe
         t_kin = 2.0 * ke / self.dof
         if abs(t_kin - self.temperature) > c.temperature_sigmas * self.temperature * math.sqrt(2.0 / self.dof):
-            return f"kinetic temperature {t_kin:.4g} did not recover to {self.temperature:.4g}"
-        if c.min_distance > 0 and _min_distance(x, self._box()) < c.min_distance:
-            return "overlap"
-        return ""
-
-    def _box(self) -> np.ndarray | None:
-        if not self.context.getSystem().usesPeriodicBoundaryConditions():
-            return None
-        return units.box_from_openmm(self.context.getState().getPeriodicBoxVectors())
+            return f"kinetic temperature {t_kin:.4g} did not recover to {self.temperature:.4g}", x, pe
+        if c.min_distance > 0 and _min_distance(x, self.box) < c.min_distance:
+            return "overlap", x, pe
+        return "", x, pe
 
     def attempt(self, positions: np.ndarray, energy: float) -> tuple[dict[str, Any], np.ndarray, float]:
         """Propose, check and accept or reject one jump from (positions, energy).
@@ -198,7 +192,7 @@ class GenerativeSampler:
         self.last_jump = jump
         t1 = time.perf_counter()
         self.context.setPositions(jump.new_positions * u.nanometer)
-        new_energy = _energy(self.context)
+        new_energy = potential_energy(self.context)
         t2 = time.perf_counter()
         d_u = (new_energy - energy) / self.temperature if math.isfinite(new_energy) else math.inf
         if self.mode == "exact":
@@ -211,25 +205,23 @@ class GenerativeSampler:
         accepted = bool(math.log(self.rng.uniform()) < log_alpha) if not math.isnan(log_alpha) else False
         check = None
         velocities = None
-        if accepted and self.check.steps > 0:
-            velocities = _velocities(self.context)
+        after = (jump.new_positions, new_energy)
+        if accepted:
+            if self.check.steps > 0:
+                velocities = get_velocities(self.context)
             self._refresh_velocities()
-            tc = time.perf_counter()
-            check = self._check_state() or None
-            self.timers["check_s"] += time.perf_counter() - tc
-            check = check or "ok"
-        elif accepted:
-            self._refresh_velocities()
+            if self.check.steps > 0:
+                tc = time.perf_counter()
+                reason, *after = self._check_state()  # the check's MD moves the state on
+                check = reason or "ok"
+                self.timers["check_s"] += time.perf_counter() - tc
         final = accepted and check in (None, "ok")
         if final:
-            if check == "ok":  # the check's MD moved the state on
-                positions, energy = _positions(self.context), _energy(self.context)
-            else:
-                positions, energy = jump.new_positions, new_energy
+            positions, energy = after
         else:
             self.context.setPositions(positions * u.nanometer)
             if velocities is not None:
-                self.context.setVelocities(velocities * (u.nanometer / u.picosecond))
+                set_velocities(self.context, velocities)
         self.timers["proposal_s"] += (t1 - t0) + (t3 - t2)
         self.timers["energy_s"] += t2 - t1
         record = {
@@ -280,7 +272,7 @@ class GenerativeSampler:
                     self.simulation.step(self.md_steps)
                 self.timers["md_s"] += time.perf_counter() - t0
                 if self.proposals_per_cycle:
-                    x, energy = _positions(self.context), _energy(self.context)
+                    x, energy = get_positions(self.context), potential_energy(self.context)
                     for _ in range(self.proposals_per_cycle):
                         rec, x, energy = self.attempt(x, energy)
                         self.records.append(rec)
@@ -431,11 +423,7 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def _min_distance(x: np.ndarray, box: np.ndarray | None) -> float:
-    import vesin_torch
+    from glassmm.sampling.features import neighbour_pairs
 
-    pos = torch.as_tensor(x, dtype=torch.float64)
-    cell = torch.diag(torch.as_tensor(box, dtype=torch.float64)) if box is not None else torch.zeros(3, 3, dtype=torch.float64)
-    nl = vesin_torch.NeighborList(cutoff=1.0, full_list=False)
-    (d,) = nl.compute(pos, cell, box is not None, "d")
+    (d,) = neighbour_pairs(x, box, 1.0, "d", full_list=False)
     return float(d.min()) if len(d) else math.inf
-
