@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "read_report": "glassmm.reporters",
     "load_predictor": "glassmm.backends",
     "list_backends": "glassmm.backends",
+    "TemperatureStudy": "glassmm.studies.temperature",
+    "TemperatureStudyConfig": "glassmm.studies.temperature",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -102,10 +102,14 @@ def make_dataset(
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    table: dict[str, Any] = {"n_particles": n_particles, "n_replicas": n_replicas, "tau_multiples": list(tau_multiples),
-                             "dt": dt, "seed": seed, "temperatures": []}
+    table: dict[str, Any] = {"n_particles": n_particles, "n_replicas": n_replicas, "n_configs": n_configs,
+                             "tau_multiples": list(tau_multiples), "dt": dt, "seed": seed, "temperatures": []}
+    done = _finished_temperatures(output / "tau_alpha.json", table)
     t_start = time.perf_counter()
     for i, T in enumerate(temperatures):
+        if float(T) in done:  # resume: this temperature is complete on disk
+            table["temperatures"].append(done[float(T)])
+            continue
         t0 = time.perf_counter()
         ka = KobAndersen(n_particles, positions="random", seed=seed + i)
         sim = create_simulation(ka, "langevin", temperature=T, dt=dt, platform=platform, seed=seed + i)
@@ -136,7 +140,29 @@ def make_dataset(
         table["temperatures"].append(entry)
         with atomic_write(output / "tau_alpha.json", "w") as fh:  # progress survives a crash
             json.dump(table, fh, indent=2)
+    table["temperatures"].sort(key=lambda e: e["temperature"])
     table["seconds"] = time.perf_counter() - t_start
     with atomic_write(output / "tau_alpha.json", "w") as fh:
         json.dump(table, fh, indent=2)
     return table
+
+
+def _finished_temperatures(path: Path, table: dict[str, Any]) -> dict[float, dict[str, Any]]:
+    """Entries of an earlier run's table that can be reused: same recipe, every file present.
+
+    A table written with different parameters is an error rather than a silent overwrite,
+    since its files would be mixed with new ones.
+    """
+    if not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: corrupt tau_alpha table ({exc}); move it away to start afresh") from exc
+    keys = ("n_particles", "n_replicas", "n_configs", "tau_multiples", "dt", "seed")
+    diff = [k for k in keys if old.get(k) != table.get(k)]
+    if diff:
+        raise ValueError(f"{path} was written with different {', '.join(diff)} "
+                         f"({[old.get(k) for k in diff]} vs {[table.get(k) for k in diff]}); use another output directory")
+    return {float(e["temperature"]): e for e in old.get("temperatures", [])
+            if all(Path(f).exists() for f in e.get("files", []))}

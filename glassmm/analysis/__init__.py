@@ -3,7 +3,7 @@ then read results as attributes, ``plot()`` with lazy matplotlib. Inputs are unw
 positions in reduced units."""
 
 from glassmm.analysis.dynamics import SelfDynamics, tau_alpha
-from glassmm.analysis.fourpoint import FourPointStructureFactor
+from glassmm.analysis.fourpoint import FieldStructureFactor, FourPointStructureFactor
 from glassmm.analysis.propensity import (
     bond_breaking,
     edge_targets,
@@ -16,6 +16,7 @@ from glassmm.analysis.structure import RadialDistribution, StaticStructureFactor
 __all__ = [
     "SelfDynamics",
     "tau_alpha",
+    "FieldStructureFactor",
     "FourPointStructureFactor",
     "RadialDistribution",
     "StaticStructureFactor",

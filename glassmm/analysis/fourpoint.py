@@ -25,6 +25,89 @@ def wavevectors(box: np.ndarray, q_max: float, dimensions: int = 3) -> np.ndarra
     return out
 
 
+def ornstein_zernike_fit(q: np.ndarray, s: np.ndarray, q_fit: float) -> tuple[float, float]:
+    """(xi, S(0)) from a linear fit of 1/S against q^2 over q <= ``q_fit``; nan if unphysical."""
+    m = (q <= q_fit) & (s > 0)
+    if m.sum() < 2:
+        return float("nan"), float("nan")
+    slope, intercept = np.polyfit(q[m] ** 2, 1.0 / s[m], 1)
+    if intercept <= 0 or slope <= 0:
+        return float("nan"), float("nan")
+    return float(np.sqrt(slope / intercept)), float(1.0 / intercept)
+
+
+def _bin_by_norm(qvec: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    qn = np.linalg.norm(qvec, axis=1)
+    edges = np.linspace(qn.min() - 1e-9, qn.max() + 1e-9, n_bins + 1)
+    idx = np.digitize(qn, edges) - 1
+    qs, ss = [], []
+    for b in range(n_bins):
+        m = idx == b
+        if m.any():
+            qs.append(qn[m].mean()); ss.append(values[m].mean())
+    return np.array(qs), np.array(ss)
+
+
+class FieldStructureFactor:
+    """Static structure factor of a per-particle field, S_X(q) = (1/N) <|sum_i dx_i exp(i q . r_i)|^2>.
+
+    dx_i is the field standardised within each configuration (zero mean, unit variance over
+    the selected particles), so predicted and measured propensity fields compare on one
+    scale: S_X = 1 at every q for an uncorrelated field, and spatially correlated mobility
+    shows up as S_X(q -> 0) > 1 (the static analogue of chi_4 used for ML propensity
+    fields) with an Ornstein-Zernike length ``xi``. Accumulate configurations with
+    :meth:`compute`, then read ``q``, ``s``, :meth:`correlation_length`.
+
+    Parameters
+    ----------
+    q_max : float (reduced, 1/sigma)
+    n_bins : int
+    species : int or None
+    """
+
+    def __init__(self, q_max: float = 2.5, n_bins: int = 8, species: int | None = 0) -> None:
+        self.q_max, self.n_bins, self.species = q_max, n_bins, species
+        self._acc: list[np.ndarray] = []
+        self._q: np.ndarray | None = None
+
+    def compute(self, positions: np.ndarray, field: np.ndarray, box: np.ndarray,
+                types: np.ndarray | None = None) -> "FieldStructureFactor":
+        pos = np.asarray(positions, float)
+        field = np.asarray(field, float)
+        if field.shape != (len(pos),):
+            raise ValueError(f"field must have one value per particle, shape ({len(pos)},); got {field.shape}")
+        if not np.all(np.isfinite(field)):
+            raise ValueError("field contains NaN or inf")
+        sel = np.ones(len(pos), bool) if self.species is None else (np.asarray(types) == self.species)
+        x = field[sel]
+        x = (x - x.mean()) / (x.std() + 1e-30)
+        q = wavevectors(box, self.q_max)
+        if self._q is not None and (len(q) != len(self._q) or not np.allclose(q, self._q)):
+            raise ValueError("FieldStructureFactor accumulates configurations of one box size only")
+        self._q = q
+        w = x @ np.exp(1j * pos[sel] @ q.T)
+        self._acc.append(np.abs(w) ** 2 / sel.sum())
+        return self
+
+    @property
+    def q(self) -> np.ndarray:
+        return _bin_by_norm(self._q, np.mean(self._acc, axis=0), self.n_bins)[0]
+
+    @property
+    def s(self) -> np.ndarray:
+        if not self._acc:
+            raise RuntimeError("call compute() first")
+        return _bin_by_norm(self._q, np.mean(self._acc, axis=0), self.n_bins)[1]
+
+    def correlation_length(self, q_fit: float | None = None) -> tuple[float, float]:
+        """(xi, S_X(0)) from the Ornstein-Zernike fit."""
+        return ornstein_zernike_fit(self.q, self.s, q_fit or self.q_max)
+
+    def as_dict(self) -> dict[str, Any]:
+        xi, s0 = self.correlation_length()
+        return {"q": self.q.tolist(), "s": self.s.tolist(), "xi": xi, "s_0": s0, "n_configurations": len(self._acc)}
+
+
 class FourPointStructureFactor:
     """S_4(q, t) = (1/N) [<|W(q)|^2> - |<W(q)>|^2], W(q) = sum_i w_i exp(i q . r_i(0)).
 
@@ -74,27 +157,11 @@ class FourPointStructureFactor:
         return self._binned()[1]
 
     def _binned(self) -> tuple[np.ndarray, np.ndarray]:
-        s = self._per_vector()
-        qn = np.linalg.norm(self._q, axis=1)
-        edges = np.linspace(qn.min() - 1e-9, qn.max() + 1e-9, self.n_bins + 1)
-        idx = np.digitize(qn, edges) - 1
-        qs, ss = [], []
-        for b in range(self.n_bins):
-            m = idx == b
-            if m.any():
-                qs.append(qn[m].mean()); ss.append(s[m].mean())
-        return np.array(qs), np.array(ss)
+        return _bin_by_norm(self._q, self._per_vector(), self.n_bins)
 
     def correlation_length(self, q_fit: float | None = None) -> tuple[float, float]:
         """(xi4, S4(0)) from a linear fit of 1/S_4 against q^2 (Ornstein-Zernike)."""
-        q, s = self.q, self.s4
-        m = (q <= (q_fit or self.q_max)) & (s > 0)
-        if m.sum() < 2:
-            return float("nan"), float("nan")
-        slope, intercept = np.polyfit(q[m] ** 2, 1.0 / s[m], 1)
-        if intercept <= 0 or slope <= 0:
-            return float("nan"), float("nan")
-        return float(np.sqrt(slope / intercept)), float(1.0 / intercept)
+        return ornstein_zernike_fit(self.q, self.s4, q_fit or self.q_max)
 
     def as_dict(self) -> dict[str, Any]:
         xi, s0 = self.correlation_length()

@@ -150,6 +150,25 @@ class BOTAN(nn.Module):
 
     def network(self, x: torch.Tensor, e_raw: torch.Tensor, edge_index: torch.Tensor) -> List[torch.Tensor]:
         """Encoders, message passing and heads: [node (N,), edge (E,), temperature ()]."""
+        h, e, g = self._propagate(x, e_raw, edge_index)
+        temperature = self.temperature_decoder(g.unsqueeze(0)).reshape(())
+        return [self.node_head(h).squeeze(1), self.edge_head(e).squeeze(1), temperature]
+
+    def global_feature(
+        self,
+        positions: torch.Tensor,
+        box: torch.Tensor,
+        types: torch.Tensor,
+        inherent_positions: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """T-BOTAN's global latent vector (hidden,) for one configuration: what the thermometer reads."""
+        if not self.temperature_head:
+            raise ValueError("this model has no global feature (temperature_head=False)")
+        x, e_raw, edge_index = self.featurize(positions, box, types, inherent_positions)
+        return self._propagate(x, e_raw, edge_index)[2]
+
+    def _propagate(self, x: torch.Tensor, e_raw: torch.Tensor, edge_index: torch.Tensor) -> List[torch.Tensor]:
+        """Encoders and message passing: [node features, edge features, global feature]."""
         h0 = self.node_encoder(x)
         e0 = self.edge_encoder(e_raw)
         h, e = h0, e0
@@ -161,8 +180,7 @@ class BOTAN(nn.Module):
             h = self.node_update(torch.cat([h, h0, agg], dim=1))
             if self.temperature_head:
                 g = self.global_update(torch.cat([g, h.mean(dim=0)]).unsqueeze(0)).squeeze(0)
-        temperature = self.temperature_decoder(g.unsqueeze(0)).reshape(())
-        return [self.node_head(h).squeeze(1), self.edge_head(e).squeeze(1), temperature]
+        return [h, e, g]
 
     def forward(
         self,
