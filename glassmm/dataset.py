@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -76,6 +77,8 @@ def make_dataset(
     tau_multiples: Sequence[float] = (0.5, 1.0, 2.0),
     equilibration_taus: float = 20.0,
     min_equilibration: float = 50.0,
+    max_equilibration: float = 2000.0,
+    tau_tolerance: float = 0.25,
     platform: str = "CPU",
     workers: int = 1,
     executor: Any = "local",
@@ -87,7 +90,9 @@ def make_dataset(
 
     For each temperature: melt and quench a KA liquid (Langevin), equilibrate, measure
     tau_alpha(T) under Nose-Hoover dynamics, equilibrate for a further
-    ``equilibration_taus`` tau_alpha (at least ``min_equilibration``), then take
+    ``equilibration_taus`` tau_alpha (at least ``min_equilibration``) and measure again,
+    repeating until tau_alpha grows by less than ``tau_tolerance`` (or the equilibration
+    reaches ``max_equilibration``, with a warning), then take
     ``n_configs`` configurations 2 tau_alpha apart and run an isoconfigurational ensemble
     from each with targets at ``tau_multiples`` x tau_alpha. Writes
 
@@ -114,15 +119,36 @@ def make_dataset(
         ka = KobAndersen(n_particles, positions="random", seed=seed + i)
         sim = create_simulation(ka, "langevin", temperature=T, dt=dt, platform=platform, seed=seed + i)
         melt_and_quench(sim, T, equilibration_time=min_equilibration, dt=dt, progress=progress and f"T={T} equilibrate")
-        ka.positions_reduced = get_positions(sim.context)
-        nh = create_simulation(ka, "nose-hoover", temperature=T, dt=dt, platform=platform, seed=seed + i)
-        nh.context.setVelocities(sim.context.getState(velocities=True).getVelocities())
-        tau, _ = measure_tau_alpha(nh, ka.types, frame_interval=max(dt, 0.02), max_time=2000.0, dt=dt,
-                                   progress=progress and f"T={T} tau_alpha")
-        if not np.isfinite(tau):
-            raise RuntimeError(f"tau_alpha at T={T} did not decay within 2000 tau; choose a higher temperature")
-        extra = max(equilibration_taus * tau, min_equilibration)
-        run(sim, int(round(extra / dt)), progress and f"T={T} more equilibration")
+        def measure() -> float:
+            # on a Nose-Hoover copy, so the Langevin chain the configurations come from goes on untouched
+            ka.positions_reduced = get_positions(sim.context)
+            nh = create_simulation(ka, "nose-hoover", temperature=T, dt=dt, platform=platform, seed=seed + i)
+            nh.context.setVelocities(sim.context.getState(velocities=True).getVelocities())
+            t, _ = measure_tau_alpha(nh, ka.types, frame_interval=max(dt, 0.02), max_time=2000.0, dt=dt,
+                                     progress=progress and f"T={T} tau_alpha")
+            if not np.isfinite(t):
+                raise RuntimeError(f"tau_alpha at T={T} did not decay within 2000 tau; choose a higher temperature")
+            return t
+
+        # A fresh quench ages: measured right after it, F_s decays faster than in the
+        # equilibrium liquid (found in the temperature study: configurations equilibrated
+        # 20 x tau longer still had F_s ~ 0.6, not 1/e, at that tau below T ~ 0.7). So
+        # equilibrate for equilibration_taus x tau and re-measure until tau stops growing.
+        estimates = [measure()]
+        equilibrated, converged = min_equilibration, False
+        while True:
+            extra = max(equilibration_taus * estimates[-1], min_equilibration)
+            run(sim, int(round(extra / dt)), progress and f"T={T} more equilibration")
+            equilibrated += extra
+            estimates.append(measure())
+            if estimates[-1] <= (1 + tau_tolerance) * estimates[-2]:
+                converged = True
+                break
+            if equilibrated >= max_equilibration:
+                warnings.warn(f"T={T}: tau_alpha still growing after {equilibrated:.0f} tau of equilibration "
+                              f"({estimates}); the liquid is not equilibrated: raise max_equilibration or T")
+                break
+        tau = estimates[-1]
         times = np.unique(np.maximum(1, np.round(np.asarray(tau_multiples) * tau / dt)).astype(int)) * dt
         files = []
         for k in range(n_configs):
@@ -135,8 +161,9 @@ def make_dataset(
                 progress=progress,
             )
             files += [str(f) for f in res.files]
-        entry = {"temperature": float(T), "tau_alpha": tau, "times": times.tolist(), "files": files,
-                 "seconds": time.perf_counter() - t0}
+        entry = {"temperature": float(T), "tau_alpha": tau, "tau_alpha_estimates": estimates,
+                 "tau_alpha_converged": converged, "equilibration_time": equilibrated,
+                 "times": times.tolist(), "files": files, "seconds": time.perf_counter() - t0}
         table["temperatures"].append(entry)
         with atomic_write(output / "tau_alpha.json", "w") as fh:  # progress survives a crash
             json.dump(table, fh, indent=2)

@@ -28,6 +28,19 @@ def test_dataset_table_and_files(tiny_dataset):
     assert len(files) == 2
     times = [float(load_configuration(f).extra["time"]) for f in files]
     assert times[1] == pytest.approx(tau, abs=0.005)
+    entry = saved["temperatures"][0]
+    assert entry["tau_alpha_converged"] and len(entry["tau_alpha_estimates"]) >= 2
+
+
+def test_targets_sit_at_tau_alpha_of_the_equilibrated_liquid(tiny_dataset):
+    """The replicas' own F_s(7.25) at the nominal tau_alpha is 1/e: tau_alpha was measured on
+    the liquid the configurations come from (a fresh quench's faster relaxation would fail this)."""
+    out, table = tiny_dataset
+    c = load_configuration(table["temperatures"][0]["files"][1])
+    a = c.types == 0
+    d = np.linalg.norm(c.replica_positions[:, a] - c.positions[None, a], axis=-1)
+    fs = float(np.sinc(7.25 * d / np.pi).mean())
+    assert abs(fs - np.exp(-1)) < 0.08, fs
 
 
 def test_analyze_and_plot_cli(tiny_dataset, tmp_path, capsys):
