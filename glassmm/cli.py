@@ -534,7 +534,7 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--epochs", type=int)
     t.add_argument("--workers", type=int)
     t.add_argument("--seed", type=int)
-    t.add_argument("--ship", help="also train on every temperature and export the TS ensemble here (e.g. tbotan-ka.pt)")
+    t.add_argument("--ship", help="also export the TS T-BOTAN ensemble as one artifact here (e.g. tbotan-ka.pt)")
     t.set_defaults(func=_cmd_study_temperature)
 
 

@@ -52,7 +52,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(temperatures=(1.0, 0.9, 0.8, 0.7, 0.64, 0.6, 0.56, 0.52),
                   train_temperatures=(1.0, 0.8, 0.64, 0.56), baseline_temperature=0.7,
                   n_particles=1000, n_configs=6, n_test_configs=2, n_replicas=16,
-                  tau_multiples=(0.25, 0.5, 1.0), n_members=3, epochs=30, pretrain_epochs=3,
+                  tau_multiples=(0.25, 0.5, 1.0), n_members=3, epochs=25, pretrain_epochs=3,
                   hidden=48, n_steps=5),
     # a smoke-sized run of every stage (tests, a first look): about two minutes
     "tiny": dict(temperatures=(2.0, 1.6, 1.3, 1.0), train_temperatures=(2.0, 1.3),
@@ -77,7 +77,7 @@ class TemperatureStudyConfig:
     min_equilibration: float = 50.0
     inputs: Sequence[str] = ("TS", "IS", "TS+IS")
     n_members: int = 3
-    epochs: int = 30
+    epochs: int = 25
     pretrain_epochs: int = 3
     hidden: int = 48
     n_steps: int = 5
@@ -185,7 +185,7 @@ class TemperatureStudy:
 
     # ------------------------------------------------------------------ stages
     def run(self, ship: str | Path | None = None) -> dict[str, Any]:
-        """All stages; ``ship`` also trains and exports the all-temperature TS model there."""
+        """All stages; ``ship`` also exports the TS ensemble there as one artifact."""
         t0 = time.perf_counter()
         self.generate()
         self.quench()
@@ -357,13 +357,15 @@ class TemperatureStudy:
                 cache[f] = load_samples([f], need_inherent=need_is, progress=False)[0]
             return cache[f]
 
-        reliability = {}
+        reliability, fs_target = {}, {}
         for T in temps:
-            rel = []
+            rel, fs = [], []
             for f in self.files(T, self.eval_configs(T)):
                 s = sample(f)
                 rel.append(split_half_reliability(s.positions.numpy(), s.replicas.numpy(), s.types.numpy())["spearman_brown"])
+                fs.append(_self_scattering(s))
             reliability[_temperature_key(T)] = float(np.mean(rel))
+            fs_target[_temperature_key(T)] = float(np.mean(fs))
 
         results: dict[str, Any] = {}
         self._fields: dict[str, Any] = {}
@@ -401,6 +403,11 @@ class TemperatureStudy:
                                             "evaluated": self.eval_configs(T)} for T in temps},
             "tau_alpha": {_temperature_key(e["temperature"]): e["tau_alpha"] for e in self.table["temperatures"]},
             "propensity_reliability": reliability,
+            # self-check of the targets: F_s(7.25) of A over the replicas at the target time is
+            # 1/e = 0.368 if tau_alpha was measured on the liquid the configurations come from
+            "fs_at_target_time": fs_target,
+            "tau_alpha_converged": {_temperature_key(e["temperature"]): e.get("tau_alpha_converged")
+                                    for e in self.table["temperatures"]},
             "results": results,
             "training": getattr(self, "_train_log", None),
         }
@@ -485,21 +492,27 @@ class TemperatureStudy:
 
     # ------------------------------------------------------------------ shipping
     def ship(self, path: str | Path, inputs: str = "TS") -> dict[str, Any]:
-        """Train an ensemble on the non-test configurations of *every* temperature and export it."""
+        """Export the study's ``inputs`` T-BOTAN ensemble as one artifact and score it on the test configurations.
+
+        The shipped model is exactly the one the study's held-out figures describe (trained on
+        the training temperatures only), so its numbers need no separate run.
+        """
         from glassmm.training.api import export_ensemble
 
         t0 = time.perf_counter()
         c = self.cfg
-        files = [f for T in c.temperatures for f in self.files(float(T), self.split(float(T))[0])]
-        specs = [dict(name=f"ship-{inputs}-m{m}", files=files, inputs=inputs, seed=c.seed + 100 + m, epochs=c.epochs,
-                      pretrain_epochs=c.pretrain_epochs, lr=c.lr, hidden=c.hidden, n_steps=c.n_steps,
-                      workdir=str(self.output / "models" / f"ship-{inputs}-m{m}")) for m in range(c.n_members)]
-        self._map(_train_member, specs, "training shipped model")
-        cks = [Path(s["workdir"]) / "best.pt" for s in specs]
+        if inputs not in c.inputs:
+            raise ValueError(f"no {inputs} ensemble in this study (inputs {list(c.inputs)})")
+        files = [f for T in c.train_temperatures for f in self.files(float(T), self.split(float(T))[0])]
+        cks = []
+        for m in range(c.n_members):
+            wd = self.output / "models" / f"tbotan-{inputs}-m{m}"
+            cks.append(wd / "best.pt" if (wd / "best.pt").exists() else wd / "checkpoint.pt")
         export_ensemble(cks, path, train_files=files, target="propensity at tau_alpha(T)",
-                        training_temperatures=sorted(float(t) for t in c.temperatures),
+                        training_temperatures=sorted(float(t) for t in c.train_temperatures),
                         tau_alpha_table={_temperature_key(e["temperature"]): e["tau_alpha"] for e in self.table["temperatures"]},
-                        recipe="glassmm study temperature (TemperatureStudy.ship)")
+                        recipe="glassmm study temperature --ship (TemperatureStudy.ship)",
+                        fs_at_target_time=(self.summary or {}).get("fs_at_target_time"))
         self._timed("ship", t0)
         res = self._evaluate_artifact(path)
         if self.summary is not None:
@@ -601,13 +614,26 @@ class TemperatureStudy:
             fig.suptitle(f"{kinds[0]} inputs: distributions and field structure factors at held-out T")
             save(fig, "fields.png")
 
-        fig, ax = plt.subplots(figsize=(5, 4))
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         ta = self.summary["tau_alpha"]
         T = np.array([float(k) for k in ta])
-        ax.semilogy(1 / T, [ta[k] for k in ta], "o-")
-        ax.set_xlabel("1/T"); ax.set_ylabel("tau_alpha (glassmm MD, F_s(7.25) = 1/e)")
+        axes[0].semilogy(1 / T, [ta[k] for k in ta], "o-")
+        axes[0].set_xlabel("1/T"); axes[0].set_ylabel("tau_alpha (glassmm MD, F_s(7.25) = 1/e)")
+        fs = self.summary.get("fs_at_target_time")
+        if fs:
+            axes[1].plot([float(k) for k in fs], list(fs.values()), "o-", label="replicas at the target time")
+            axes[1].axhline(np.exp(-1), color="k", lw=0.8, label="1/e")
+            axes[1].set_xlabel("T"); axes[1].set_ylabel("F_s(7.25) of A"); axes[1].legend()
+            axes[1].set_title("self-check: targets at tau_alpha?")
         save(fig, "tau_alpha.png")
         return paths
+
+
+def _self_scattering(sample: Any, q: float = 7.25) -> float:
+    """F_s(q) of A particles averaged over the replicas of one training sample."""
+    a = (sample.types == 0).numpy()
+    d = np.linalg.norm(sample.replicas.numpy()[:, a] - sample.positions.numpy()[None, a], axis=-1)
+    return float(np.sinc(q * d / np.pi).mean())
 
 
 def _z(x: np.ndarray) -> np.ndarray:
