@@ -286,6 +286,10 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tau-multiples", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     p.add_argument("--equilibration-taus", type=float, default=20.0)
     p.add_argument("--min-equilibration", type=float, default=50.0)
+    p.add_argument("--max-equilibration", type=float, default=2000.0,
+                   help="stop re-measuring tau_alpha after this much equilibration (tau), with a warning")
+    p.add_argument("--tau-tolerance", type=float, default=0.25,
+                   help="tau_alpha has converged when a re-measurement grows by less than this fraction")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--scheduler", help="Dask scheduler address")
     p.add_argument("--seed", type=int, default=0)
@@ -298,11 +302,13 @@ def _cmd_dataset(args: argparse.Namespace) -> int:
     table = make_dataset(
         args.temperatures, args.output, n_particles=args.n_particles, n_configs=args.configs,
         n_replicas=args.replicas, tau_multiples=args.tau_multiples, equilibration_taus=args.equilibration_taus,
-        min_equilibration=args.min_equilibration, workers=args.workers, executor=args.scheduler or "local",
+        min_equilibration=args.min_equilibration, max_equilibration=args.max_equilibration,
+        tau_tolerance=args.tau_tolerance, workers=args.workers, executor=args.scheduler or "local",
         seed=args.seed,
     )
     for e in table["temperatures"]:
-        print(f"T = {e['temperature']:.3f}: tau_alpha = {e['tau_alpha']:.3f}, {len(e['files'])} files, {e['seconds']:.0f} s")
+        conv = "" if e.get("tau_alpha_converged", True) else " (NOT converged: liquid not equilibrated)"
+        print(f"T = {e['temperature']:.3f}: tau_alpha = {e['tau_alpha']:.3f}{conv}, {len(e['files'])} files, {e['seconds']:.0f} s")
     print(f"cost: {table['seconds']:.0f} s wall on this machine; table in {Path(args.output) / 'tau_alpha.json'}")
     return 0
 
