@@ -631,9 +631,11 @@ class TemperatureStudy:
 
 def _self_scattering(sample: Any, q: float = 7.25) -> float:
     """F_s(q) of A particles averaged over the replicas of one training sample."""
+    from glassmm.analysis.dynamics import _self_scattering as isotropic_fs
+
     a = (sample.types == 0).numpy()
     d = np.linalg.norm(sample.replicas.numpy()[:, a] - sample.positions.numpy()[None, a], axis=-1)
-    return float(np.sinc(q * d / np.pi).mean())
+    return float(isotropic_fs(d, q, 3).mean())
 
 
 def _z(x: np.ndarray) -> np.ndarray:
