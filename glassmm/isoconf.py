@@ -206,9 +206,12 @@ def run_isoconfigurational(
         for r in todo:
             finished(r, run_replica(*args, seed=seeds[r], **kw))
     elif kind == "local":
+        import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: the parent may already hold OpenMM/torch thread pools, and a forked
+        # child inherits their locks mid-flight (CI saw a segfault in the child's first GC).
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
             futs = {pool.submit(run_replica, *args, seed=seeds[r], **kw): r for r in todo}
             for fut in as_completed(futs):
                 finished(futs[fut], fut.result())
