@@ -10,7 +10,10 @@ from running replicas side by side instead.
 
 Replicas are independent, so they go through an executor:
 
-* ``"local"`` (default): a process pool of ``workers`` processes (1 = in this process);
+* ``"local"`` (default): a process pool of ``workers`` processes (1 = in this process).
+  The pool *spawns* its workers (forking a process that already runs OpenMM/torch threads
+  can crash the child), so a script that calls this with ``workers > 1`` needs the usual
+  ``if __name__ == "__main__":`` guard: each worker re-imports the script;
 * a ``dask.distributed.Client``, a cluster object (e.g. from ``dask-jobqueue``) or a
   scheduler address ``"tcp://host:port"``: Dask distributed.
 

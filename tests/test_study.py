@@ -73,7 +73,7 @@ def test_config_validation_names_the_problem():
     with pytest.raises(ValueError, match="unknown preset"):
         TemperatureStudyConfig.preset("huge")
     cfg = TemperatureStudyConfig.preset("small")
-    assert cfg.role(0.7) == "interpolated" and cfg.role(0.52) == "extrapolated" and cfg.role(0.8) == "train"
+    assert cfg.role(0.75) == "interpolated" and cfg.role(0.6) == "extrapolated" and cfg.role(0.8) == "train"
 
 
 def test_dataset_refuses_to_mix_recipes(tmp_path):

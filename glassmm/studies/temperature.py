@@ -49,8 +49,8 @@ from glassmm.io import atomic_write
 
 PRESETS: dict[str, dict[str, Any]] = {
     # what the closing note's figures come from: ~1 CPU-hour on 2 cores
-    "small": dict(temperatures=(1.0, 0.9, 0.8, 0.7, 0.64, 0.6, 0.56, 0.52),
-                  train_temperatures=(1.0, 0.8, 0.64, 0.56), baseline_temperature=0.7,
+    "small": dict(temperatures=(1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6),
+                  train_temperatures=(1.0, 0.8, 0.7, 0.65), baseline_temperature=0.75,
                   n_particles=1000, n_configs=6, n_test_configs=2, n_replicas=16,
                   tau_multiples=(0.25, 0.5, 1.0), n_members=3, epochs=25, pretrain_epochs=3,
                   hidden=48, n_steps=5),
