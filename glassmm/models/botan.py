@@ -6,8 +6,9 @@ encoder on particle type, an edge encoder on the pair vector for pairs closer th
 receiver, edge, encoded edge], node update from [node, encoded node, sum of incoming
 edges] -- and two heads: per-particle propensity and per-edge change of pair distance.
 
-T-BOTAN adds a global feature that gathers the mean node feature at every step without
-feeding back into the nodes, and a decoder that regresses the temperature.
+T-BOTAN adds a global feature, started from the mean and spread of the node inputs, that
+gathers the mean node feature at every step without feeding back into the nodes, and a
+decoder that regresses the temperature.
 
 glassmm's physics-informed option (``energy_features=True``, the default) adds to the
 encoders the KA pair energy of each edge and each particle's pair energy (computed here from
@@ -95,6 +96,11 @@ class BOTAN(nn.Module):
         self.edge_head = MLP(hidden, hidden, 1, norm=False)
         self.global_update = MLP(2 * hidden, hidden, hidden)
         self.temperature_decoder = MLP(hidden, hidden, 1, norm=False)
+        # The global feature starts from the mean and spread of the raw node inputs (the
+        # potential energy per particle is the classical thermometer): without this direct
+        # path the decoder had to find the energy through every message-passing step and
+        # stayed at the mean training temperature for hundreds of optimiser steps.
+        self.global_encoder = MLP(2 * n_node_in, hidden, hidden)
 
     def _features(self, pos: torch.Tensor, box: torch.Tensor, types: torch.Tensor, edge_index: torch.Tensor,
                   n: int) -> List[torch.Tensor]:
@@ -173,6 +179,8 @@ class BOTAN(nn.Module):
         e0 = self.edge_encoder(e_raw)
         h, e = h0, e0
         g = torch.zeros(self.hidden, dtype=h.dtype, device=h.device)
+        if self.temperature_head:
+            g = self.global_encoder(torch.cat([x.mean(dim=0), x.std(dim=0)]).unsqueeze(0)).squeeze(0)
         src, dst = edge_index[0], edge_index[1]
         for _ in range(self.n_steps):
             e = self.edge_update(torch.cat([h[src], h[dst], e, e0], dim=1))
