@@ -52,8 +52,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(temperatures=(1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6),
                   train_temperatures=(1.0, 0.8, 0.7, 0.65), baseline_temperature=0.75,
                   n_particles=1000, n_configs=6, n_test_configs=2, n_replicas=16,
-                  tau_multiples=(0.25, 0.5, 1.0), n_members=3, epochs=25, pretrain_epochs=3,
-                  hidden=48, n_steps=5),
+                  tau_multiples=(0.25, 0.5, 1.0), n_members=3, epochs=50, pretrain_epochs=3,
+                  hidden=32, n_steps=3, lr=2e-3),
     # a smoke-sized run of every stage (tests, a first look): about two minutes
     "tiny": dict(temperatures=(2.0, 1.6, 1.3, 1.0), train_temperatures=(2.0, 1.3),
                  baseline_temperature=1.6, n_particles=256, n_configs=3, n_test_configs=1,
