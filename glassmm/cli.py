@@ -526,7 +526,7 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
     ssub = p.add_subparsers(dest="study", required=True)
     t = ssub.add_parser("temperature", help="multi-T data, T-BOTAN on a subset, held-out T metrics, latent map, plots")
     t.add_argument("output", help="study folder (resumable: rerun to continue)")
-    t.add_argument("--preset", default="small", help="small (~1 CPU-hour on 2 cores, the reported run) or tiny (~2 min)")
+    t.add_argument("--preset", default="small", help="small (~55 min on 2 cores, the reported run) or tiny (~2 min)")
     t.add_argument("-T", "--temperatures", type=float, nargs="+")
     t.add_argument("--train-temperatures", type=float, nargs="+")
     t.add_argument("--baseline-temperature", type=float,
