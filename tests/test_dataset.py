@@ -59,8 +59,8 @@ def test_tau_alpha_is_galilean_invariant():
     """A uniform velocity boost moves every particle alike and must not change tau_alpha.
 
     Under NVE the boosted trajectory is the unboosted one plus a uniform drift (Galilean
-    invariance), so tau_alpha must agree within the statistical noise of N = 500; before measure_tau_alpha removed the
-    centre-of-mass drift, a boost of 1 sigma/tau shortened it 5x.
+    invariance), so tau_alpha must agree within the statistical noise of N = 500; before
+    measure_tau_alpha removed the centre-of-mass drift, a boost of 1 sigma/tau shortened it 5x.
     """
     import glassmm
     from glassmm.dataset import measure_tau_alpha
@@ -79,5 +79,5 @@ def test_tau_alpha_is_galilean_invariant():
         taus.append(tau)
     assert np.isfinite(taus[0]) and taus[0] > 0.5  # T = 1: tau_alpha ~ 1
     # chaos decorrelates the two runs after a few tau (rounding differs), so they agree
-    # statistically, not bit for bit; without the drift removal the boosted one came out 5x shorter (0.25 vs 1.35)
+    # statistically, not bit for bit; without the drift removal: 0.25 vs 1.35
     assert taus[1] == pytest.approx(taus[0], rel=0.2)

@@ -48,7 +48,7 @@ import numpy as np
 from glassmm.io import atomic_write
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # what the closing note's figures come from: ~1 CPU-hour on 2 cores
+    # what the closing note's figures come from: ~50 min on 2 cores
     "small": dict(temperatures=(1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6),
                   train_temperatures=(1.0, 0.8, 0.7, 0.65), baseline_temperature=0.75,
                   n_particles=1000, n_configs=6, n_test_configs=2, n_replicas=16,
