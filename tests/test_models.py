@@ -67,6 +67,48 @@ def test_shapes(small_liquid, inputs):
             m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types))
 
 
+def test_thermometer_reads_the_trunk_without_training_it(small_liquid):
+    """The temperature loss reaches the global path and the linear thermometer, never the
+    node/edge encoders or message passing (they belong to the propensity task)."""
+    ka = small_liquid
+    m = TBOTAN(hidden=8, n_steps=2)
+    pos = torch.tensor(ka.positions_reduced, dtype=torch.float32)
+    m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types))["temperature"].backward()
+    for name in ("node_encoder", "edge_encoder", "edge_update", "node_update"):
+        grads = [p.grad for p in getattr(m, name).parameters()]
+        assert all(g is None or float(g.abs().max()) == 0.0 for g in grads), name
+    for name in ("global_update", "global_encoder", "temperature_decoder", "temperature_linear"):
+        assert any(p.grad is not None and float(p.grad.abs().max()) > 0 for p in getattr(m, name).parameters()), name
+
+
+def test_global_normalisation_and_models_saved_before_it(small_liquid):
+    ka = small_liquid
+    m = TBOTAN(hidden=8, n_steps=2).eval()
+    args = (torch.tensor(ka.positions_reduced, dtype=torch.float32), torch.tensor(ka.box, dtype=torch.float32),
+            torch.tensor(ka.types))
+    # standardisation from two configurations: their statistics become -1/+1 (up to the 1/sqrt(2) of std)
+    x1 = m.featurize(*args)[0]
+    x2 = x1.clone(); x2[:, 2] += 0.3
+    stats = torch.stack([BOTAN.global_statistics(x1), BOTAN.global_statistics(x2)])
+    m.set_global_normalisation(stats)
+    z = (stats - m.global_input_mean) / m.global_input_std
+    assert torch.allclose(z[:, 2], torch.tensor([-1.0, 1.0]) / 2**0.5, atol=1e-5)
+    assert torch.all(m.global_input_std[:2] == 1.0)  # the constant composition keeps unit scale
+    with pytest.raises(ValueError, match="shape"):
+        m.set_global_normalisation(stats[:, :3])
+    # a state dict from before the standardisation and the linear thermometer loads as the old model
+    old = {k: v for k, v in m.state_dict().items() if not k.startswith(("global_input", "temperature_linear"))}
+    fresh = TBOTAN(hidden=8, n_steps=2).eval()
+    fresh.load_state_dict(old)
+    assert torch.all(fresh.global_input_mean == 0) and torch.all(fresh.temperature_linear.weight == 0)
+    with torch.no_grad():
+        g = fresh.global_encoder(BOTAN.global_statistics(fresh.featurize(*args)[0]).unsqueeze(0))
+        assert torch.allclose(fresh.global_feature(*args), fresh._propagate(*fresh.featurize(*args))[2])
+        legacy_t = fresh.temperature_decoder(fresh._propagate(*fresh.featurize(*args))[2].unsqueeze(0)).reshape(())
+        assert float(fresh(*args)["temperature"]) == pytest.approx(float(legacy_t), abs=1e-6)
+    assert g.shape == (1, 8)
+
+
 def _sample(ka, seed=0, T=1.0):
     rng = np.random.default_rng(seed)
     pos = torch.tensor(ka.positions_reduced)
@@ -98,7 +140,7 @@ def test_short_training_lowers_loss_and_artifact_round_trip(small_liquid, tmp_pa
     tr = Trainer(cfg, [s], [s], tmp_path / "work")
     hist = tr.fit(progress=False)
     joint = [h for h in hist if h["stage"] == "joint"]
-    assert joint[-1]["node"] < 0.7 * joint[0]["node"], [h["node"] for h in joint]
+    assert joint[-1]["node"] < 0.7 * joint[0]["node"], str([round(h["node"], 3) for h in joint])
     assert hist[-1]["val_pearson"] > 0.5
     assert (tmp_path / "work" / "loss.png").exists()
     # artifact: scripted, self-describing, same numbers as the eager model

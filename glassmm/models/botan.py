@@ -6,9 +6,12 @@ encoder on particle type, an edge encoder on the pair vector for pairs closer th
 receiver, edge, encoded edge], node update from [node, encoded node, sum of incoming
 edges] -- and two heads: per-particle propensity and per-edge change of pair distance.
 
-T-BOTAN adds a global feature, started from the mean and spread of the node inputs, that
-gathers the mean node feature at every step without feeding back into the nodes, and a
-decoder that regresses the temperature.
+T-BOTAN adds a global feature, started from the (standardised) mean and spread of the node
+inputs, that gathers the mean node feature at every step without feeding back into the
+nodes, and a thermometer: a linear read-out of those statistics plus a decoder on the global
+feature. The thermometer reads the node features but its gradient does not train them
+(see :meth:`BOTAN._propagate`): sharing the trunk cost the propensity task most of its
+accuracy in the temperature study.
 
 glassmm's physics-informed option (``energy_features=True``, the default) adds to the
 encoders the KA pair energy of each edge and each particle's pair energy (computed here from
@@ -49,6 +52,10 @@ def ka_pair_energies(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Ten
     xc = 0.4**6
     u = 4.0 * eps * (x * x - x - (xc * xc - xc))
     return torch.where(r < 2.5 * sig, u, torch.zeros_like(u))
+
+
+def _global_statistics(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x.mean(dim=0), x.std(dim=0)])
 
 
 class BOTAN(nn.Module):
@@ -94,13 +101,29 @@ class BOTAN(nn.Module):
         self.node_update = MLP(3 * hidden, hidden, hidden)
         self.node_head = MLP(hidden, hidden, 1, norm=False)
         self.edge_head = MLP(hidden, hidden, 1, norm=False)
-        self.global_update = MLP(2 * hidden, hidden, hidden)
+        # no LayerNorm on the global path: normalising a vector that one scalar (the energy)
+        # dominates turns it into a step function of that scalar, and the thermometer
+        # saturated at the end training temperatures (T = 0.6 read 0.657, 0.9 read 0.97)
+        self.global_update = MLP(2 * hidden, hidden, hidden, norm=False)
         self.temperature_decoder = MLP(hidden, hidden, 1, norm=False)
         # The global feature starts from the mean and spread of the raw node inputs (the
         # potential energy per particle is the classical thermometer): without this direct
         # path the decoder had to find the energy through every message-passing step and
         # stayed at the mean training temperature for hundreds of optimiser steps.
-        self.global_encoder = MLP(2 * n_node_in, hidden, hidden)
+        self.global_encoder = MLP(2 * n_node_in, hidden, hidden, norm=False)
+        # Fixed standardisation of those statistics, set from the training data by the
+        # Trainer (identity until then). The temperature signal in them is small against
+        # their offsets -- the mean IS energy per particle moves by a few hundredths between
+        # T = 0.6 and 1.0 -- and a randomly initialised encoder could not resolve it: the IS
+        # thermometer stayed at the mean training temperature for a whole study run.
+        # The thermometer = a linear read-out of those standardised statistics (the classical
+        # energy thermometer, which interpolates between training temperatures by construction)
+        # plus the decoder's correction from the global feature. With the decoder alone,
+        # trained on four temperatures, the estimate was a staircase: a held-out T = 0.9
+        # between trained 0.8 and 1.0 read 1.0.
+        self.temperature_linear = nn.Linear(2 * n_node_in, 1)
+        self.register_buffer("global_input_mean", torch.zeros(2 * n_node_in))
+        self.register_buffer("global_input_std", torch.ones(2 * n_node_in))
 
     def _features(self, pos: torch.Tensor, box: torch.Tensor, types: torch.Tensor, edge_index: torch.Tensor,
                   n: int) -> List[torch.Tensor]:
@@ -158,6 +181,9 @@ class BOTAN(nn.Module):
         """Encoders, message passing and heads: [node (N,), edge (E,), temperature ()]."""
         h, e, g = self._propagate(x, e_raw, edge_index)
         temperature = self.temperature_decoder(g.unsqueeze(0)).reshape(())
+        if self.temperature_head:
+            stats = (_global_statistics(x) - self.global_input_mean) / self.global_input_std
+            temperature = temperature + self.temperature_linear(stats.unsqueeze(0)).reshape(())
         return [self.node_head(h).squeeze(1), self.edge_head(e).squeeze(1), temperature]
 
     def global_feature(
@@ -173,6 +199,41 @@ class BOTAN(nn.Module):
         x, e_raw, edge_index = self.featurize(positions, box, types, inherent_positions)
         return self._propagate(x, e_raw, edge_index)[2]
 
+    @staticmethod
+    def global_statistics(x: torch.Tensor) -> torch.Tensor:
+        """Mean and spread over particles of the node inputs: what the global feature starts from."""
+        return _global_statistics(x)
+
+    def set_global_normalisation(self, stats: torch.Tensor) -> None:
+        """Standardise the global statistics with those of the training configurations.
+
+        Parameters
+        ----------
+        stats : torch.Tensor, shape (n_configurations, 2 * n_node_inputs)
+            :meth:`global_statistics` of each training configuration. Components that do not
+            vary (the composition) keep unit scale.
+        """
+        if stats.ndim != 2 or stats.shape[1] != self.global_input_mean.shape[0]:
+            raise ValueError(f"stats must have shape (n, {self.global_input_mean.shape[0]}); got {tuple(stats.shape)}")
+        mean = stats.mean(dim=0)
+        std = stats.std(dim=0) if stats.shape[0] > 1 else torch.ones_like(mean)
+        std = torch.where(torch.isfinite(std) & (std > 1e-6), std, torch.ones_like(std))
+        self.global_input_mean.copy_(mean)
+        self.global_input_std.copy_(std)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[override]
+        # models saved with LayerNorm on the global path (before 2026-11-24) get it back
+        for name in ("global_encoder", "global_update"):
+            if f"{prefix}{name}.norm.weight" in state_dict and isinstance(getattr(self, name).norm, nn.Identity):
+                getattr(self, name).norm = nn.LayerNorm(self.hidden)
+        # models saved before the global standardisation existed load with the identity
+        # (and without the linear thermometer, which then reads zero)
+        for name, fill in (("global_input_mean", 0.0), ("global_input_std", 1.0),
+                           ("temperature_linear.weight", 0.0), ("temperature_linear.bias", 0.0)):
+            if prefix + name not in state_dict:
+                state_dict[prefix + name] = torch.full_like(self.get_parameter(name) if "." in name else getattr(self, name), fill)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _propagate(self, x: torch.Tensor, e_raw: torch.Tensor, edge_index: torch.Tensor) -> List[torch.Tensor]:
         """Encoders and message passing: [node features, edge features, global feature]."""
         h0 = self.node_encoder(x)
@@ -180,14 +241,19 @@ class BOTAN(nn.Module):
         h, e = h0, e0
         g = torch.zeros(self.hidden, dtype=h.dtype, device=h.device)
         if self.temperature_head:
-            g = self.global_encoder(torch.cat([x.mean(dim=0), x.std(dim=0)]).unsqueeze(0)).squeeze(0)
+            stats = (_global_statistics(x) - self.global_input_mean) / self.global_input_std
+            g = self.global_encoder(stats.unsqueeze(0)).squeeze(0)
         src, dst = edge_index[0], edge_index[1]
         for _ in range(self.n_steps):
             e = self.edge_update(torch.cat([h[src], h[dst], e, e0], dim=1))
             agg = torch.zeros_like(h).index_add(0, dst, e)
             h = self.node_update(torch.cat([h, h0, agg], dim=1))
             if self.temperature_head:
-                g = self.global_update(torch.cat([g, h.mean(dim=0)]).unsqueeze(0)).squeeze(0)
+                # The thermometer reads the node features but does not train them: measured
+                # on the study data (TS, 4 temperatures, 800 steps), letting its gradient into
+                # the trunk held validation Pearson at 0.23 against 0.40 without a temperature
+                # head -- the two tasks competed for the same small network.
+                g = self.global_update(torch.cat([g, h.mean(dim=0).detach()]).unsqueeze(0)).squeeze(0)
         return [h, e, g]
 
     def forward(
