@@ -555,7 +555,8 @@ def _cmd_study_temperature(args: argparse.Namespace) -> int:
         for T, m in res["per_temperature"].items():
             print(f"{kind:6s} T = {T} ({m['role']:12s}) Pearson snapshot {m['pearson_per_snapshot']:.3f} "
                   f"ensemble {m['pearson_ensemble']:.3f} | T-RMSE snapshot {m['temperature_rmse_per_snapshot']:.3f} "
-                  f"ensemble {m['temperature_rmse_ensemble']:.3f}")
+                  f"ensemble {m['temperature_rmse_ensemble']:.3f} bias {m['temperature_bias']:+.3f} "
+                  f"(energy thermometer {m.get('energy_thermometer_rmse', float('nan')):.3f})")
         if "baseline" in res:
             b = res["baseline"]
             print(f"{kind:6s} at T = {b['temperature']}: ensemble Pearson T-BOTAN {b['tbotan']['pearson_ensemble']:.3f} "

@@ -48,7 +48,7 @@ def test_global_feature_is_what_the_temperature_decoder_reads():
     import torch
 
     import glassmm
-    from glassmm.models.botan import TBOTAN
+    from glassmm.models.botan import BOTAN, TBOTAN
 
     torch.manual_seed(0)
     ka = glassmm.KobAndersen(256, positions="lattice")
@@ -59,7 +59,11 @@ def test_global_feature_is_what_the_temperature_decoder_reads():
         g = model.global_feature(*args)
         t = model(*args)["temperature"]
         assert g.shape == (16,)
-        assert torch.allclose(model.temperature_decoder(g.unsqueeze(0)).reshape(()), t)
+        # the thermometer: decoder on the global feature + linear read-out of the statistics it starts from
+        x = model.featurize(*args)[0]
+        stats = (BOTAN.global_statistics(x) - model.global_input_mean) / model.global_input_std
+        expected = model.temperature_decoder(g.unsqueeze(0)).reshape(()) + model.temperature_linear(stats).reshape(())
+        assert torch.allclose(expected, t, atol=1e-6)
     with pytest.raises(ValueError, match="no global feature"):
         glassmm.BOTAN(hidden=8, n_steps=1).global_feature(*args)
 
@@ -106,7 +110,8 @@ def test_tiny_study_runs_end_to_end_and_reports_every_temperature(tiny_study):
     for kind, res in summary["results"].items():
         for T, m in res["per_temperature"].items():
             for key in ("pearson_per_snapshot", "pearson_ensemble", "temperature_rmse_per_snapshot",
-                        "temperature_rmse_ensemble", "distribution_wasserstein", "field_s_lowest_q_true"):
+                        "temperature_rmse_ensemble", "distribution_wasserstein", "field_s_lowest_q_true",
+                        "energy_thermometer_rmse"):
                 assert np.isfinite(m[key]), (kind, T, key)
             # an ensemble mean is never further off than its members on average (Jensen)
             assert m["temperature_rmse_ensemble"] <= m["temperature_rmse_per_snapshot"] + 1e-9

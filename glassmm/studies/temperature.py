@@ -17,7 +17,9 @@ The protocol (``glassmm study temperature``), every stage resumable from its out
 4. **evaluate** -- per temperature: Pearson of propensity over A particles per snapshot (each
    member on each configuration, averaged) and ensemble-averaged (members' predictions
    averaged first); the temperature estimate's bias and RMSE, per snapshot and
-   ensemble-averaged; the predicted and measured propensity distributions (standardised,
+   ensemble-averaged, next to the classical reference (T linear in the mean pair energy,
+   fitted on the training configurations), whose error is the canonical-fluctuation floor
+   at this N; the predicted and measured propensity distributions (standardised,
    Wasserstein-1 distance); the static structure factor S_X(q) of the predicted and measured
    propensity fields with its q -> 0 limit and Ornstein-Zernike length (the chi_4 / xi_4
    analogue for a static field); the split-half reliability of the measured propensity (the
@@ -370,6 +372,7 @@ class TemperatureStudy:
         results: dict[str, Any] = {}
         self._fields: dict[str, Any] = {}
         for kind in c.inputs:
+            reference = self._energy_thermometer(kind, sample)
             members = self._members(f"tbotan-{kind}")
             per_T: dict[str, Any] = {}
             latent: dict[str, np.ndarray] = {}  # T -> (members, hidden) mean global feature
@@ -385,6 +388,7 @@ class TemperatureStudy:
                     sfx_t.compute(s.positions.numpy(), s.propensity.numpy(), s.box.numpy(), s.types.numpy())
                     p["a"] = a
                 per_T[_temperature_key(T)] = self._metrics(T, preds, trues, sfx_p, sfx_t, reliability)
+                per_T[_temperature_key(T)]["energy_thermometer_rmse"] = reference[_temperature_key(T)]
                 latent[_temperature_key(T)] = np.mean([p["global"] for p in preds], axis=0)
                 if kind == c.inputs[0]:
                     self._fields[_temperature_key(T)] = {
@@ -413,6 +417,37 @@ class TemperatureStudy:
         }
         self._write_summary()
         return self.summary
+
+    def _energy_thermometer(self, kind: str, sample: Any) -> dict[str, float]:
+        """The classical reference: T linear in the mean pair energy per particle.
+
+        Fitted by least squares on the training temperatures' training configurations, read on
+        every temperature's evaluated ones; for ``kind`` IS the inherent-structure energy, for
+        TS+IS both energies. Its per-snapshot RMSE is set by the canonical fluctuations of the
+        energy at this N, the floor a structural thermometer has to beat.
+        """
+        from glassmm.models.botan import BOTAN
+
+        probe = BOTAN(hidden=4, n_steps=1, temperature_head=True, inputs=kind)
+        n_e = 2 if kind == "TS+IS" else 1
+
+        def energies(f: str) -> np.ndarray:
+            s = sample(f)
+            x = probe.featurize(s.positions.float(), s.box.float(), s.types,
+                                None if kind == "TS" else s.inherent.float())[0]
+            return x[:, 2:2 + n_e].double().mean(dim=0).numpy()
+
+        X, y = [], []
+        for T in self.cfg.train_temperatures:
+            for f in self.files(float(T), self.split(float(T))[0]):
+                X.append(energies(f)); y.append(float(T))
+        A = np.c_[np.asarray(X), np.ones(len(X))]
+        w = np.linalg.lstsq(A, np.asarray(y), rcond=None)[0]
+        out = {}
+        for T in sorted(float(t) for t in self.cfg.temperatures):
+            est = [float(np.r_[energies(f), 1.0] @ w) for f in self.files(T, self.eval_configs(T))]
+            out[_temperature_key(T)] = float(np.sqrt(np.mean(np.square(np.asarray(est) - T))))
+        return out
 
     def _metrics(self, T: float, preds: list, trues: list, sfx_p: Any, sfx_t: Any, reliability: dict) -> dict[str, Any]:
         from scipy.stats import wasserstein_distance
