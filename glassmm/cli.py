@@ -526,7 +526,7 @@ def _add_study(sub: argparse._SubParsersAction) -> None:
     ssub = p.add_subparsers(dest="study", required=True)
     t = ssub.add_parser("temperature", help="multi-T data, T-BOTAN on a subset, held-out T metrics, latent map, plots")
     t.add_argument("output", help="study folder (resumable: rerun to continue)")
-    t.add_argument("--preset", default="small", help="small (~55 min on 2 cores, the reported run) or tiny (~2 min)")
+    t.add_argument("--preset", default="small", help="small (~60 min on 2 cores, the reported run) or tiny (~2 min)")
     t.add_argument("-T", "--temperatures", type=float, nargs="+")
     t.add_argument("--train-temperatures", type=float, nargs="+")
     t.add_argument("--baseline-temperature", type=float,
@@ -561,6 +561,14 @@ def _cmd_study_temperature(args: argparse.Namespace) -> int:
             b = res["baseline"]
             print(f"{kind:6s} at T = {b['temperature']}: ensemble Pearson T-BOTAN {b['tbotan']['pearson_ensemble']:.3f} "
                   f"vs trained at that T {b['single_temperature']['pearson_ensemble']:.3f}")
+    big = summary.get("thermometer_large_system")
+    if big:
+        for T, row in big["per_temperature"].items():
+            for kind, m in row.items():
+                print(f"{kind:6s} T = {T} N = {big['n_particles']} ({big['snapshots']} fresh snapshots) "
+                      f"T-RMSE snapshot {m['temperature_rmse_per_snapshot']:.3f} ensemble "
+                      f"{m['temperature_rmse_ensemble']:.3f} bias {m['temperature_bias']:+.3f} "
+                      f"(energy thermometer {m['energy_thermometer_rmse']:.3f})")
     cost = summary["cost_seconds"]
     print(f"cost: {cost['total'] / 60:.1f} min wall on this machine "
           f"({', '.join(f'{k} {v:.0f} s' for k, v in cost.items() if k != 'total')}); "

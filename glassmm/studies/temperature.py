@@ -50,17 +50,18 @@ import numpy as np
 from glassmm.io import atomic_write
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # what the closing note's figures come from: ~50 min on 2 cores
+    # what the closing note's figures come from: ~60 min on 2 cores (data 19, train 34, N = 4000 thermometer 5)
     "small": dict(temperatures=(1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6),
                   train_temperatures=(1.0, 0.8, 0.7, 0.65), baseline_temperature=0.75,
                   n_particles=1000, n_configs=6, n_test_configs=2, n_replicas=16,
                   tau_multiples=(0.25, 0.5, 1.0), n_members=3, epochs=50, pretrain_epochs=3,
-                  hidden=32, n_steps=3, lr=2e-3),
+                  hidden=32, n_steps=3, lr=2e-3, thermometer_n_particles=4000),
     # a smoke-sized run of every stage (tests, a first look): about two minutes
     "tiny": dict(temperatures=(2.0, 1.6, 1.3, 1.0), train_temperatures=(2.0, 1.3),
                  baseline_temperature=1.6, n_particles=256, n_configs=3, n_test_configs=1,
                  n_replicas=4, tau_multiples=(0.5, 1.0), min_equilibration=10.0, n_members=2,
-                 epochs=3, pretrain_epochs=1, hidden=16, n_steps=2),
+                 epochs=3, pretrain_epochs=1, hidden=16, n_steps=2, thermometer_n_particles=500,
+                 thermometer_snapshots=2),
 }
 
 
@@ -87,6 +88,12 @@ class TemperatureStudyConfig:
     workers: int = 2
     seed: int = 0
     platform: str = "CPU"
+    # the thermometer read on larger fresh liquids at the interpolated held-out temperatures
+    # (the canonical fluctuations it cannot beat shrink as 1/sqrt(N)); None skips the stage
+    thermometer_n_particles: int | None = None
+    thermometer_snapshots: int = 8
+    # TS only by default: a FIRE quench of N = 4000 takes 1-2 min per snapshot on 2 cores
+    thermometer_inputs: Sequence[str] = ("TS",)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -193,6 +200,8 @@ class TemperatureStudy:
         self.quench()
         self.train()
         self.evaluate()
+        if self.cfg.thermometer_n_particles:
+            self.thermometer_check()
         if ship:
             self.ship(ship)
         self.cost["total"] = time.perf_counter() - t0
@@ -443,10 +452,74 @@ class TemperatureStudy:
                 X.append(energies(f)); y.append(float(T))
         A = np.c_[np.asarray(X), np.ones(len(X))]
         w = np.linalg.lstsq(A, np.asarray(y), rcond=None)[0]
+        self._energy_fit = getattr(self, "_energy_fit", {})
+        self._energy_fit[kind] = (w, probe, n_e)
         out = {}
         for T in sorted(float(t) for t in self.cfg.temperatures):
             est = [float(np.r_[energies(f), 1.0] @ w) for f in self.files(T, self.eval_configs(T))]
             out[_temperature_key(T)] = float(np.sqrt(np.mean(np.square(np.asarray(est) - T))))
+        return out
+
+    def thermometer_check(self) -> dict[str, Any]:
+        """Stage 6: the thermometer on larger fresh liquids at the interpolated held-out temperatures.
+
+        At each such T: a new KA liquid of ``thermometer_n_particles`` (melted, cooled and
+        equilibrated for max(``min_equilibration``, 30 tau_alpha(T))), ``thermometer_snapshots``
+        snapshots 2 tau_alpha apart, read by every input kind's ensemble and by the energy
+        thermometer fitted on the study's training data. The estimators are intensive, so the
+        same models apply; their spread shrinks with N where it is canonical fluctuation.
+        """
+        import torch
+
+        from glassmm.simulation import create_simulation, get_positions, melt_and_quench, run
+        from glassmm.systems import KobAndersen
+        from glassmm.training.data import Sample, inherent_structure
+
+        if self.summary is None or not hasattr(self, "_energy_fit"):
+            raise RuntimeError("thermometer_check needs the evaluate stage of this run first")
+        t0 = time.perf_counter()
+        c = self.cfg
+        n = int(c.thermometer_n_particles)
+        dt = float(self.table.get("dt", 0.005)) if self.table else 0.005
+        kinds = [k for k in c.thermometer_inputs if k in c.inputs]
+        need_is = any(k != "TS" for k in kinds)
+        temps = [T for T in sorted(float(t) for t in c.temperatures) if c.role(T) == "interpolated"]
+        members = {kind: self._members(f"tbotan-{kind}") for kind in kinds}
+        out: dict[str, Any] = {"n_particles": n, "snapshots": c.thermometer_snapshots, "per_temperature": {}}
+        for i, T in enumerate(temps):
+            tau = float(self._entry(T)["tau_alpha"])
+            ka = KobAndersen(n, positions="random", seed=c.seed + 7919 + i)
+            sim = create_simulation(ka, "langevin", temperature=T, dt=dt, platform=c.platform, seed=c.seed + 7919 + i)
+            melt_and_quench(sim, T, equilibration_time=max(c.min_equilibration, 30 * tau), dt=dt,
+                            progress=self.progress and f"T={T} N={n} thermometer liquid")
+            snaps = []
+            for k in range(c.thermometer_snapshots):
+                if k:
+                    run(sim, int(round(2 * tau / dt)))
+                pos = get_positions(sim.context)
+                inh = inherent_structure(pos, ka.types, ka.box, platform=c.platform) if need_is else None
+                snaps.append(Sample(f"T{T}-N{n}-{k}", torch.tensor(pos), None if inh is None else torch.tensor(inh),
+                                    torch.tensor(ka.box), torch.tensor(ka.types.astype(np.int64)),
+                                    torch.zeros(n), torch.zeros((0, n, 3)), T))
+            row: dict[str, Any] = {}
+            for kind in kinds:
+                est = np.array([self._predict(members[kind], s)["temperature"] for s in snaps])  # (snap, member)
+                w, probe, n_e = self._energy_fit[kind]
+                ref = []
+                for s in snaps:
+                    x = probe.featurize(s.positions.float(), s.box.float(), s.types,
+                                        None if kind == "TS" else s.inherent.float())[0]
+                    ref.append(float(np.r_[x[:, 2:2 + n_e].double().mean(dim=0).numpy(), 1.0] @ w))
+                ens = est.mean(axis=1)
+                row[kind] = {"temperature_rmse_per_snapshot": float(np.sqrt(np.mean((est - T) ** 2))),
+                             "temperature_rmse_ensemble": float(np.sqrt(np.mean((ens - T) ** 2))),
+                             "temperature_bias": float(np.mean(ens - T)),
+                             "estimates_ensemble": ens.tolist(),
+                             "energy_thermometer_rmse": float(np.sqrt(np.mean((np.asarray(ref) - T) ** 2)))}
+            out["per_temperature"][_temperature_key(T)] = row
+        self._timed("thermometer", t0)
+        self.summary["thermometer_large_system"] = out
+        self._write_summary()
         return out
 
     def _metrics(self, T: float, preds: list, trues: list, sfx_p: Any, sfx_t: Any, reliability: dict) -> dict[str, Any]:
@@ -618,6 +691,16 @@ class TemperatureStudy:
         axes[0].set_title("grey: training T; star: model trained at that T"); axes[0].legend(fontsize=7)
         lim = [Tall.min() - 0.05, Tall.max() + 0.05]
         axes[1].plot(lim, lim, "k-", lw=0.8); axes[1].set_xlabel("true T"); axes[1].set_ylabel("T-BOTAN estimate")
+        big = self.summary.get("thermometer_large_system")
+        if big:
+            for kind in kinds:
+                ks = [k for k in big["per_temperature"] if kind in big["per_temperature"][k]]
+                if not ks:
+                    continue
+                axes[1].errorbar([float(k) + 0.01 for k in ks],
+                                 [float(k) + big["per_temperature"][k][kind]["temperature_bias"] for k in ks],
+                                 yerr=[big["per_temperature"][k][kind]["temperature_rmse_ensemble"] for k in ks],
+                                 fmt="s", mfc="none", capsize=3, label=f"{kind}, N = {big['n_particles']}")
         axes[1].set_title("structural thermometer (ensemble, bars: RMSE)"); axes[1].legend(fontsize=7)
         save(fig, "pearson_and_thermometer.png")
 
