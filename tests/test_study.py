@@ -121,7 +121,13 @@ def test_tiny_study_runs_end_to_end_and_reports_every_temperature(tiny_study):
         assert res["baseline"]["temperature"] == 1.6
     for name in ("pearson_and_thermometer.png", "latent_distance.png", "fields.png", "tau_alpha.png"):
         assert (study.output / name).stat().st_size > 1000
-    assert set(summary["cost_seconds"]) >= {"data", "train", "evaluate", "total"}
+    # the thermometer on a fresh, larger liquid at the interpolated temperature (TS by default)
+    big = summary["thermometer_large_system"]
+    assert big["n_particles"] == cfg.thermometer_n_particles and set(big["per_temperature"]) == {"1.600"}
+    row = big["per_temperature"]["1.600"]["TS"]
+    assert len(row["estimates_ensemble"]) == cfg.thermometer_snapshots
+    assert np.isfinite(row["temperature_rmse_ensemble"]) and np.isfinite(row["energy_thermometer_rmse"])
+    assert set(summary["cost_seconds"]) >= {"data", "train", "evaluate", "thermometer", "total"}
     assert len(summary["tau_alpha"]) == len(cfg.temperatures)
     # hot liquids: the replicas' own F_s at the target time is near 1/e (the dataset's self-check)
     fs = np.array(list(summary["fs_at_target_time"].values()))
