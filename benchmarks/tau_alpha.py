@@ -5,6 +5,10 @@ values for the same model: about 16.5 at T = 0.64 and 52 at T = 0.56. Protocol: 
 and equilibrate with Langevin (friction 1/tau), then measure under Nose-Hoover (Newtonian
 dynamics with a weak thermostat).
 
+Measured 2026-11-24 (drift-free measurement, N = 4096, 198 tau equilibrated): tau_alpha(0.64)
+= 7.65, ratio 0.46. The configurational temperature of glassmm's configurations matches the
+nominal T, so check where the cited values come from (time unit, definition) before the engine.
+
 Last output line: JSON with the measured and published tau_alpha per temperature.
 """
 
