@@ -111,17 +111,17 @@ class BOTAN(nn.Module):
         # path the decoder had to find the energy through every message-passing step and
         # stayed at the mean training temperature for hundreds of optimiser steps.
         self.global_encoder = MLP(2 * n_node_in, hidden, hidden, norm=False)
-        # Fixed standardisation of those statistics, set from the training data by the
-        # Trainer (identity until then). The temperature signal in them is small against
-        # their offsets -- the mean IS energy per particle moves by a few hundredths between
-        # T = 0.6 and 1.0 -- and a randomly initialised encoder could not resolve it: the IS
-        # thermometer stayed at the mean training temperature for a whole study run.
         # The thermometer = a linear read-out of those standardised statistics (the classical
         # energy thermometer, which interpolates between training temperatures by construction)
         # plus the decoder's correction from the global feature. With the decoder alone,
         # trained on four temperatures, the estimate was a staircase: a held-out T = 0.9
         # between trained 0.8 and 1.0 read 1.0.
         self.temperature_linear = nn.Linear(2 * n_node_in, 1)
+        # Fixed standardisation of those statistics, set from the training data by the
+        # Trainer (identity until then). The temperature signal in them is small against
+        # their offsets -- the mean IS energy per particle moves by a few hundredths between
+        # T = 0.6 and 1.0 -- and a randomly initialised encoder could not resolve it: the IS
+        # thermometer stayed at the mean training temperature for a whole study run.
         self.register_buffer("global_input_mean", torch.zeros(2 * n_node_in))
         self.register_buffer("global_input_std", torch.ones(2 * n_node_in))
 
@@ -182,8 +182,7 @@ class BOTAN(nn.Module):
         h, e, g = self._propagate(x, e_raw, edge_index)
         temperature = self.temperature_decoder(g.unsqueeze(0)).reshape(())
         if self.temperature_head:
-            stats = (_global_statistics(x) - self.global_input_mean) / self.global_input_std
-            temperature = temperature + self.temperature_linear(stats.unsqueeze(0)).reshape(())
+            temperature = temperature + self.temperature_linear(self._global_inputs(x).unsqueeze(0)).reshape(())
         return [self.node_head(h).squeeze(1), self.edge_head(e).squeeze(1), temperature]
 
     def global_feature(
@@ -203,6 +202,15 @@ class BOTAN(nn.Module):
     def global_statistics(x: torch.Tensor) -> torch.Tensor:
         """Mean and spread over particles of the node inputs: what the global feature starts from."""
         return _global_statistics(x)
+
+    def _global_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The standardised global statistics: input of the global encoder and the linear thermometer."""
+        return (_global_statistics(x) - self.global_input_mean) / self.global_input_std
+
+    def thermometer_parameters(self) -> List[nn.Parameter]:
+        """Parameters trained only by the temperature loss (the trunk never sees its gradient)."""
+        return [p for m in (self.global_encoder, self.global_update, self.temperature_decoder, self.temperature_linear)
+                for p in m.parameters()]
 
     def set_global_normalisation(self, stats: torch.Tensor) -> None:
         """Standardise the global statistics with those of the training configurations.
@@ -241,8 +249,7 @@ class BOTAN(nn.Module):
         h, e = h0, e0
         g = torch.zeros(self.hidden, dtype=h.dtype, device=h.device)
         if self.temperature_head:
-            stats = (_global_statistics(x) - self.global_input_mean) / self.global_input_std
-            g = self.global_encoder(stats.unsqueeze(0)).squeeze(0)
+            g = self.global_encoder(self._global_inputs(x).unsqueeze(0)).squeeze(0)
         src, dst = edge_index[0], edge_index[1]
         for _ in range(self.n_steps):
             e = self.edge_update(torch.cat([h[src], h[dst], e, e0], dim=1))

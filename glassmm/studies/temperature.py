@@ -435,28 +435,18 @@ class TemperatureStudy:
         TS+IS both energies. Its per-snapshot RMSE is set by the canonical fluctuations of the
         energy at this N, the floor a structural thermometer has to beat.
         """
-        from glassmm.models.botan import BOTAN
-
-        probe = BOTAN(hidden=4, n_steps=1, temperature_head=True, inputs=kind)
-        n_e = 2 if kind == "TS+IS" else 1
-
-        def energies(f: str) -> np.ndarray:
-            s = sample(f)
-            x = probe.featurize(s.positions.float(), s.box.float(), s.types,
-                                None if kind == "TS" else s.inherent.float())[0]
-            return x[:, 2:2 + n_e].double().mean(dim=0).numpy()
-
         X, y = [], []
         for T in self.cfg.train_temperatures:
             for f in self.files(float(T), self.split(float(T))[0]):
-                X.append(energies(f)); y.append(float(T))
+                X.append(_mean_pair_energies(sample(f), kind)); y.append(float(T))
         A = np.c_[np.asarray(X), np.ones(len(X))]
         w = np.linalg.lstsq(A, np.asarray(y), rcond=None)[0]
         self._energy_fit = getattr(self, "_energy_fit", {})
-        self._energy_fit[kind] = (w, probe, n_e)
+        self._energy_fit[kind] = w
         out = {}
         for T in sorted(float(t) for t in self.cfg.temperatures):
-            est = [float(np.r_[energies(f), 1.0] @ w) for f in self.files(T, self.eval_configs(T))]
+            est = [float(np.r_[_mean_pair_energies(sample(f), kind), 1.0] @ w)
+                   for f in self.files(T, self.eval_configs(T))]
             out[_temperature_key(T)] = float(np.sqrt(np.mean(np.square(np.asarray(est) - T))))
         return out
 
@@ -504,12 +494,8 @@ class TemperatureStudy:
             row: dict[str, Any] = {}
             for kind in kinds:
                 est = np.array([self._predict(members[kind], s)["temperature"] for s in snaps])  # (snap, member)
-                w, probe, n_e = self._energy_fit[kind]
-                ref = []
-                for s in snaps:
-                    x = probe.featurize(s.positions.float(), s.box.float(), s.types,
-                                        None if kind == "TS" else s.inherent.float())[0]
-                    ref.append(float(np.r_[x[:, 2:2 + n_e].double().mean(dim=0).numpy(), 1.0] @ w))
+                w = self._energy_fit[kind]
+                ref = [float(np.r_[_mean_pair_energies(s, kind), 1.0] @ w) for s in snaps]
                 ens = est.mean(axis=1)
                 row[kind] = {"temperature_rmse_per_snapshot": float(np.sqrt(np.mean((est - T) ** 2))),
                              "temperature_rmse_ensemble": float(np.sqrt(np.mean((ens - T) ** 2))),
@@ -745,6 +731,21 @@ class TemperatureStudy:
             axes[1].set_title("self-check: targets at tau_alpha?")
         save(fig, "tau_alpha.png")
         return paths
+
+
+def _mean_pair_energies(sample: Any, kind: str) -> np.ndarray:
+    """Mean pair energy per particle of the positions a ``kind`` model reads (TS+IS: both).
+
+    The same per-particle energies BOTAN's encoders get (columns after the species one-hot),
+    so the reference thermometer sees exactly the energy the network sees.
+    """
+    from glassmm.models.botan import BOTAN
+
+    probe = BOTAN(hidden=4, n_steps=1, inputs=kind)  # featurize() has no weights
+    x = probe.featurize(sample.positions.float(), sample.box.float(), sample.types,
+                        None if kind == "TS" else sample.inherent.float())[0]
+    n_e = 2 if kind == "TS+IS" else 1
+    return x[:, 2:2 + n_e].double().mean(dim=0).numpy()
 
 
 def _self_scattering(sample: Any, q: float = 7.25) -> float:

@@ -101,10 +101,10 @@ class Trainer:
                 stats = torch.stack([BOTAN.global_statistics(self.model.featurize(*self._inputs(s))[0])
                                      for s in self.train_samples])
             self.model.set_global_normalisation(stats)
-        thermo = {"global_encoder", "global_update", "temperature_decoder", "temperature_linear"}
+        thermo = {id(p) for p in self.model.thermometer_parameters()}
         self._clip_groups = [
-            [p for n, p in self.model.named_parameters() if n.split(".")[0] not in thermo],
-            [p for n, p in self.model.named_parameters() if n.split(".")[0] in thermo],
+            [p for p in self.model.parameters() if id(p) not in thermo],
+            self.model.thermometer_parameters(),
         ]
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.epoch = 0
