@@ -24,6 +24,7 @@ PUBLISHED = {0.64: 16.5, 0.56: 52.0}
 def main() -> None:
     import glassmm
     from glassmm.dataset import measure_tau_alpha
+    from glassmm.geometry import zero_momentum
     from glassmm.simulation import create_simulation, get_positions, get_velocities, melt_and_quench
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,7 +43,7 @@ def main() -> None:
         melt_and_quench(sim, T, equilibration_time=eq, progress=True)
         ka.positions_reduced = get_positions(sim.context)
         v = get_velocities(sim.context)
-        nh = create_simulation(ka, "nose-hoover", temperature=T, seed=args.seed, velocities=v - v.mean(axis=0))
+        nh = create_simulation(ka, "nose-hoover", temperature=T, seed=args.seed, velocities=zero_momentum(v))
         tau, sd = measure_tau_alpha(nh, ka.types, frame_interval=0.2, max_time=20 * PUBLISHED.get(T, 50.0), progress=f"T={T}")
         row = {"temperature": T, "tau_alpha": round(tau, 3), "published": PUBLISHED.get(T),
                "ratio": round(tau / PUBLISHED[T], 3) if T in PUBLISHED else None,

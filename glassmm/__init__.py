@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from glassmm._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "units": "glassmm.units",
+    "geometry": "glassmm.geometry",
     "KobAndersen": "glassmm.systems",
     "KobAndersen2D": "glassmm.systems",
     "ka_pair_energy": "glassmm.systems",

@@ -40,12 +40,13 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
 
 def inspect_configuration(path: str | Path, density: float = 1.2, platform: str = "Reference") -> dict[str, Any]:
     """Facts about a configuration file as a dict (the API behind ``glassmm inspect``)."""
+    from glassmm.geometry import infer_dimensions
     from glassmm.io import load_configuration
     from glassmm.simulation import potential_energy_per_particle
 
     c = load_configuration(path, density=density)
     n_b = int(np.sum(c.types == 1))
-    dims = 2 if np.allclose(c.positions[:, 2], 0.0) else 3
+    dims = infer_dimensions(c.positions)
     out: dict[str, Any] = {
         "file": str(path),
         "n_particles": c.n_particles,
@@ -581,7 +582,7 @@ _ADDERS = [_add_inspect, _add_simulate, _add_quench, _add_isoconf, _add_analyze,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from glassmm import __version__
+    from glassmm._version import __version__
 
     parser = argparse.ArgumentParser(prog="glassmm", description="Hybrid ML/MD for glass-forming liquids (OpenMM).")
     parser.add_argument("--version", action="version", version=f"glassmm {__version__}")

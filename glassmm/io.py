@@ -191,6 +191,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
         raise
 
 
+def cache_dir(kind: str) -> Path:
+    """glassmm's on-disk cache for ``kind`` (``inherent``, ``export``, ``onnx``, ...), created.
+
+    Under ``$GLASSMM_CACHE`` if set, else ``~/.cache/glassmm``.
+    """
+    d = Path(os.environ.get("GLASSMM_CACHE", Path.home() / ".cache" / "glassmm")) / kind
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -211,7 +221,7 @@ def save_configuration(
     **extra: Any,
 ) -> Path:
     """Write a configuration in the BOTAN npz layout plus glassmm metadata, atomically."""
-    from glassmm import __version__
+    from glassmm._version import __version__
 
     arrays: dict[str, Any] = dict(config.extra)
     arrays.update(extra)

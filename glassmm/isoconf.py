@@ -32,6 +32,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from glassmm.geometry import infer_dimensions
 from glassmm.io import Configuration, atomic_write, save_npz
 
 
@@ -148,7 +149,7 @@ def run_isoconfigurational(
     workers : int
         Processes for the local executor.
     """
-    from glassmm import __version__
+    from glassmm._version import __version__
     from glassmm.units import as_reduced_temperature
 
     T = as_reduced_temperature(temperature)
@@ -161,7 +162,7 @@ def run_isoconfigurational(
     output = Path(output)
     parts = output.parent / f"{output.name}.parts"
     parts.mkdir(parents=True, exist_ok=True)
-    dims = 2 if np.allclose(config.positions[:, 2], 0.0) else 3
+    dims = infer_dimensions(config.positions)
     seeds = [replica_seed(seed, r) for r in range(n_replicas)]
     signature = {
         "n_particles": config.n_particles,

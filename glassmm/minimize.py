@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import openmm
 
+from glassmm import geometry
+from glassmm.platforms import get_platform
+from glassmm.simulation import get_forces, get_positions, potential_energy
 from glassmm.systems import KobAndersen
 
 
@@ -109,10 +112,8 @@ def fire_minimize(
     stall_chunks : int
         Give up (``converged=False``) after this many chunks without a 1% drop of max|F|.
     """
-    from glassmm.simulation import get_positions, potential_energy
-
     pos = np.asarray(positions, dtype=float)
-    dims = dimensions or (2 if np.allclose(pos[:, 2], 0.0) else 3)
+    dims = dimensions or geometry.infer_dimensions(pos)
     if dims == 2:
         raise NotImplementedError("FIRE for 2D systems: use glassmm.minimize.lbfgs_minimize")
     integ = fire_integrator()
@@ -152,8 +153,6 @@ def lbfgs_minimize(
 
     OpenMM's tolerance is on the RMS force (kJ/mol/nm = reduced force).
     """
-    from glassmm.simulation import get_positions, potential_energy
-
     ctx, n = _ka_context(np.asarray(positions, dtype=float), types, box, openmm.VerletIntegrator(0.001), platform, "double")
     e0 = potential_energy(ctx) / n
     openmm.LocalEnergyMinimizer.minimize(ctx, force_tolerance, max_iterations)
@@ -164,9 +163,7 @@ def lbfgs_minimize(
 def _ka_context(pos: np.ndarray, types: np.ndarray, box: np.ndarray, integrator: openmm.Integrator,
                 platform: str, precision: str | None) -> tuple[openmm.Context, int]:
     """A Context of the KA system at ``pos`` with ``integrator`` (reduced units in)."""
-    from glassmm.simulation import get_platform
-
-    dims = 2 if np.allclose(pos[:, 2], 0.0) else 3
+    dims = geometry.infer_dimensions(pos)
     ka = KobAndersen(len(types), positions=pos, types=types, box=box, dimensions=dims)
     plat, props = get_platform(platform, precision)
     ctx = openmm.Context(ka.system, integrator, plat, props)
@@ -176,7 +173,26 @@ def _ka_context(pos: np.ndarray, types: np.ndarray, box: np.ndarray, integrator:
 
 def _max_force(ctx: openmm.Context) -> float:
     """Largest per-particle force magnitude (reduced)."""
-    from glassmm.simulation import get_forces
-
     f = get_forces(ctx)
     return float(np.sqrt(np.max(np.einsum("ij,ij->i", f, f))))
+
+
+def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "CPU") -> np.ndarray:
+    """FIRE inherent structure (reduced (N, 3)), cached on disk by a hash of the input configuration.
+
+    The cache lives in :func:`glassmm.io.cache_dir` ``("inherent")``; a torn entry is recomputed.
+    """
+    import hashlib
+
+    from glassmm.io import cache_dir, save_npz
+
+    key = hashlib.sha1(np.ascontiguousarray(positions).tobytes() + np.ascontiguousarray(types).tobytes()).hexdigest()[:20]
+    path = cache_dir("inherent") / f"{key}.npz"
+    if path.exists():
+        try:
+            return np.load(path)["positions"]
+        except Exception:  # torn cache entry: recompute
+            pass
+    res = fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform)
+    save_npz(path, positions=res.positions)
+    return res.positions

@@ -13,61 +13,13 @@ import openmm
 import openmm.app as app
 import openmm.unit as u
 
-from glassmm import units
+from glassmm import geometry, units
+from glassmm.platforms import available_platforms, get_platform, is_gpu  # noqa: F401  (re-exported)
 from glassmm.systems import KobAndersen, validate_positions
 
 #: Default timestep (reduced, tau).
 DEFAULT_DT = 0.005
-KNOWN_PLATFORMS = ("Reference", "CPU", "CUDA", "OpenCL", "HIP")
 INTEGRATORS = ("langevin", "nose-hoover", "nve")
-
-
-def available_platforms() -> list[str]:
-    """Names of the OpenMM platforms that loaded on this machine."""
-    return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
-
-
-def get_platform(
-    name: str | None = "CPU", precision: str | None = None, threads: int | None = None
-) -> tuple[openmm.Platform, dict[str, str]]:
-    """Resolve a platform name and its properties.
-
-    Parameters
-    ----------
-    name : str or None
-        ``Reference``, ``CPU``, ``CUDA``, ``OpenCL``, ``HIP`` (case-insensitive), or
-        ``None``/``"auto"`` for the fastest one available.
-    precision : {"single", "mixed", "double"}, optional
-        For GPU platforms (CUDA/OpenCL/HIP); ignored on CPU/Reference.
-    threads : int, optional
-        CPU threads.
-    """
-    have = available_platforms()
-    if name is None or str(name).lower() == "auto":
-        platform = max(
-            (openmm.Platform.getPlatformByName(p) for p in have), key=lambda p: p.getSpeed()
-        )
-    else:
-        match = [p for p in KNOWN_PLATFORMS if p.lower() == str(name).lower()]
-        if not match:
-            raise ValueError(f"unknown platform {name!r}; known: {', '.join(KNOWN_PLATFORMS)}")
-        if match[0] not in have:
-            failures = [f for f in openmm.Platform.getPluginLoadFailures() if match[0] in f]
-            hint = f" (load failure: {failures[0]})" if failures else ""
-            raise ValueError(
-                f"platform {match[0]!r} is not available here; available: {', '.join(have)}{hint}"
-            )
-        platform = openmm.Platform.getPlatformByName(match[0])
-    props: dict[str, str] = {}
-    pname = platform.getName()
-    if precision is not None:
-        if precision not in ("single", "mixed", "double"):
-            raise ValueError(f"precision must be single, mixed or double; got {precision!r}")
-        if pname in ("CUDA", "OpenCL", "HIP"):
-            props["Precision"] = precision
-    if threads is not None and pname == "CPU":
-        props["Threads"] = str(int(threads))
-    return platform, props
 
 
 def openmm_seed(seed: int) -> int:
@@ -118,14 +70,14 @@ def make_integrator(
         return _planar_integrator(kind, T, step, friction, seed)
     if kind == "langevin":
         integ = openmm.LangevinMiddleIntegrator(
-            units.temperature_to_kelvin(T), friction / u.picosecond, step
+            units.temperature_to_kelvin(T), friction / units.TAU, step
         )
         if seed is not None:
             integ.setRandomNumberSeed(openmm_seed(seed))
         return integ
     if kind == "nose-hoover":
         return openmm.NoseHooverIntegrator(
-            units.temperature_to_kelvin(T), collision_frequency / u.picosecond, step, 3, 3, 3
+            units.temperature_to_kelvin(T), collision_frequency / units.TAU, step, 3, 3, 3
         )
     return velocity_verlet(step)
 
@@ -150,9 +102,10 @@ def _planar_integrator(kind: str, T: float, dt: u.Quantity, friction: float, see
     else:
         # BAOAB Langevin with the z direction masked out.
         integ = openmm.CustomIntegrator(dt)
-        integ.addGlobalVariable("a", np.exp(-friction * dt.value_in_unit(u.picosecond)))
-        integ.addGlobalVariable("b", np.sqrt(1 - np.exp(-2 * friction * dt.value_in_unit(u.picosecond))))
-        integ.addGlobalVariable("kT", (u.MOLAR_GAS_CONSTANT_R * units.temperature_to_kelvin(T)).value_in_unit(u.kilojoule_per_mole))
+        h = units.as_reduced_time(dt)
+        integ.addGlobalVariable("a", np.exp(-friction * h))
+        integ.addGlobalVariable("b", np.sqrt(1 - np.exp(-2 * friction * h)))
+        integ.addGlobalVariable("kT", units.thermal_energy_to_openmm(T))
         integ.addPerDofVariable("mask", 1.0)
         integ.addUpdateContextState()
         integ.addComputePerDof("v", "mask*(v + 0.5*dt*f/m)")
@@ -176,8 +129,7 @@ def maxwell_boltzmann_velocities(
     rng = np.random.default_rng(seed)
     v = rng.normal(0.0, np.sqrt(units.as_reduced_temperature(temperature)), size=(n, 3))
     v[:, dimensions:] = 0.0
-    v -= v.mean(axis=0)
-    return v
+    return geometry.zero_momentum(v)
 
 
 def create_simulation(
@@ -220,19 +172,19 @@ def create_simulation(
 def set_velocities(context: openmm.Context, velocities: np.ndarray) -> None:
     """Set velocities from a reduced (N, 3) array (tau^-1 sigma)."""
     v = validate_positions(velocities, context.getSystem().getNumParticles(), what="velocities")
-    context.setVelocities(v * (u.nanometer / u.picosecond))
+    context.setVelocities(units.velocities_to_openmm(v))
 
 
 def get_positions(context: openmm.Context) -> np.ndarray:
     """Unwrapped positions (reduced, (N, 3) float64); cheap ndarray path, no periodic wrapping."""
     state = context.getState(positions=True)
-    return np.asarray(state.getPositions(asNumpy=True).value_in_unit(u.nanometer), dtype=np.float64)
+    return units.positions_from_openmm(state.getPositions(asNumpy=True))
 
 
 def get_velocities(context: openmm.Context) -> np.ndarray:
     """Velocities (reduced, (N, 3) float64)."""
     state = context.getState(velocities=True)
-    return np.asarray(state.getVelocities(asNumpy=True).value_in_unit(u.nanometer / u.picosecond))
+    return units.velocities_from_openmm(state.getVelocities(asNumpy=True))
 
 
 def potential_energy(context: openmm.Context) -> float:
@@ -241,10 +193,13 @@ def potential_energy(context: openmm.Context) -> float:
     return float(units.as_reduced_energy(state.getPotentialEnergy()))
 
 
-def kinetic_temperature(context: openmm.Context, dof: int | None = None) -> float:
-    """Instantaneous kinetic temperature (reduced): 2 K / dof (dof default 3N - 3)."""
+def kinetic_temperature(context: openmm.Context, dof: int | None = None, dimensions: int = 3) -> float:
+    """Instantaneous kinetic temperature (reduced): 2 K / dof.
+
+    ``dof`` defaults to :func:`glassmm.geometry.degrees_of_freedom` (d N - d, total momentum fixed).
+    """
     n = context.getSystem().getNumParticles()
-    dof = 3 * n - 3 if dof is None else dof
+    dof = geometry.degrees_of_freedom(n, dimensions) if dof is None else dof
     ke = float(units.as_reduced_energy(context.getState(energy=True).getKineticEnergy()))
     return 2.0 * ke / dof
 
@@ -252,7 +207,7 @@ def kinetic_temperature(context: openmm.Context, dof: int | None = None) -> floa
 def get_forces(context: openmm.Context) -> np.ndarray:
     """Forces (reduced, (N, 3))."""
     state = context.getState(forces=True)
-    return np.asarray(state.getForces(asNumpy=True).value_in_unit(u.kilojoule_per_mole / u.nanometer))
+    return units.forces_from_openmm(state.getForces(asNumpy=True))
 
 
 _ENERGY_CONTEXT_CACHE: dict[tuple, openmm.Context] = {}
@@ -275,9 +230,9 @@ def evaluate(
     ctx = _ENERGY_CONTEXT_CACHE.get(key)
     pos = validate_positions(positions, len(ka_types))
     if ctx is None:
-        dims = 2 if np.allclose(pos[:, 2], 0.0) else 3
+        dims = geometry.infer_dimensions(pos)
         ka = KobAndersen(len(ka_types), positions=pos, types=ka_types, box=box, dimensions=dims)
-        plat, props = get_platform(platform, "double" if platform in ("CUDA", "OpenCL") else None)
+        plat, props = get_platform(platform, "double" if is_gpu(platform) else None)
         ctx = openmm.Context(ka.system, openmm.VerletIntegrator(0.001), plat, props)
         if len(_ENERGY_CONTEXT_CACHE) > 8:
             _ENERGY_CONTEXT_CACHE.clear()
@@ -287,7 +242,7 @@ def evaluate(
     energy = float(units.as_reduced_energy(state.getPotentialEnergy()))
     f = None
     if forces:
-        f = np.asarray(state.getForces(asNumpy=True).value_in_unit(u.kilojoule_per_mole / u.nanometer))
+        f = units.forces_from_openmm(state.getForces(asNumpy=True))
     return energy, f
 
 
@@ -296,38 +251,6 @@ def potential_energy_per_particle(
 ) -> float:
     """KA potential energy per particle (reduced) of a configuration."""
     return evaluate(positions, types, box, platform)[0] / len(types)
-
-
-def remove_overlaps(
-    positions: np.ndarray, box: np.ndarray, dimensions: int = 3, diameter: float = 0.85
-) -> np.ndarray:
-    """Push apart overlapping particles with a soft harmonic repulsion, minimised in OpenMM.
-
-    The soft potential k (d - r)^2 for r < d is finite at r = 0, so random starts cannot
-    blow up the way a bare r^-12 does. Returns new positions (reduced).
-    """
-    pos = validate_positions(positions)
-    system = openmm.System()
-    for _ in range(len(pos)):
-        system.addParticle(1.0)
-    force = openmm.CustomNonbondedForce(f"100*step({diameter}-r)*({diameter}-r)^2")
-    force.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
-    force.setCutoffDistance(max(diameter, 1.0))
-    for _ in range(len(pos)):
-        force.addParticle([])
-    system.addForce(force)
-    vecs = [openmm.Vec3(*(row)) for row in np.diag(box)]
-    system.setDefaultPeriodicBoxVectors(*vecs)
-    # Reference (double precision, serial) so the same seed gives the same start bit for bit;
-    # the threaded CPU platform does not (measured: differences of 1e-7 between runs).
-    plat, props = get_platform("Reference")
-    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), plat, props)
-    ctx.setPositions(pos)
-    openmm.LocalEnergyMinimizer.minimize(ctx, 1e-3, 2000)
-    out = get_positions(ctx)
-    if dimensions == 2:
-        out[:, 2] = 0.0
-    return out
 
 
 def run(
@@ -366,9 +289,7 @@ def set_temperature(simulation: app.Simulation, temperature: float) -> None:
     elif isinstance(integ, openmm.NoseHooverIntegrator):
         integ.setTemperature(units.temperature_to_kelvin(T))
     elif isinstance(integ, openmm.CustomIntegrator) and _has_global(integ, "kT"):
-        integ.setGlobalVariableByName(
-            "kT", (u.MOLAR_GAS_CONSTANT_R * units.temperature_to_kelvin(T)).value_in_unit(u.kilojoule_per_mole)
-        )
+        integ.setGlobalVariableByName("kT", units.thermal_energy_to_openmm(T))
     else:
         raise ValueError(f"{type(integ).__name__} has no thermostat temperature to set")
 

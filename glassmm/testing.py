@@ -43,8 +43,8 @@ def _models(workdir: Path) -> list[Path]:
 
 def run_parity_suite(backend: str, workdir: str | Path, atol: float = 1e-4, **options: Any) -> dict[str, float]:
     """Run the parity checks for ``backend`` (see module docstring); returns max errors."""
-    import glassmm
     from glassmm.backends import get_backend, load_predictor
+    from glassmm.systems import KobAndersen, KobAndersen2D
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def run_parity_suite(backend: str, workdir: str | Path, atol: float = 1e-4, **op
         ref, _ = load_predictor(str(path), backend="torchscript")
         pred, _ = load_predictor(str(path), backend=backend, **options)
         for n in (300, 700):
-            ka = glassmm.KobAndersen(n, seed=n)
+            ka = KobAndersen(n, seed=n)
             pos = ka.positions_reduced + rng.normal(0, 0.06, (n, 3))
             a, r = pred(pos, ka.box, ka.types), ref(pos, ka.box, ka.types)
             err = float(np.max(np.abs(a.propensity - r.propensity)))
@@ -78,7 +78,7 @@ def run_parity_suite(backend: str, workdir: str | Path, atol: float = 1e-4, **op
             report[f"{path.stem}_n{n}_periodic_images"] = serr
             assert serr < atol, f"{path.stem}: periodic images changed predictions by {serr:.2e}"
         try:
-            pred.check_system(400, glassmm.KobAndersen2D(400).types, dimensions=2)
+            pred.check_system(400, KobAndersen2D(400).types, dimensions=2)
         except ValueError:
             pass
         else:

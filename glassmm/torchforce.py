@@ -96,17 +96,19 @@ def make_torch_force(types: Any) -> Any:
 def make_python_force(types: Any, device: str = "cpu") -> Any:
     """An ``openmm.PythonForce`` calling the eager module (any torch device)."""
     import openmm
-    import openmm.unit as u
+
+    from glassmm import units
 
     module = KAPotential(types).to(device)
     dev = torch.device(device)
 
-    def compute(state: Any) -> tuple[float, np.ndarray]:
-        pos = torch.tensor(state.getPositions(asNumpy=True).value_in_unit(u.nanometer), device=dev, requires_grad=True)
-        box = torch.tensor(np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(u.nanometer)), device=dev)
+    def compute(state: Any) -> tuple[Any, Any]:
+        # reduced units inside (sigma = nm, epsilon = kJ/mol): glassmm.units converts at the edge
+        pos = torch.tensor(units.positions_from_openmm(state.getPositions(asNumpy=True)), device=dev, requires_grad=True)
+        box = torch.tensor(units.positions_from_openmm(state.getPeriodicBoxVectors(asNumpy=True)), device=dev)
         energy = module(pos, box)
         (grad,) = torch.autograd.grad(energy, pos)
-        return float(energy.detach()) * u.kilojoule_per_mole, (-grad).cpu().numpy() * u.kilojoule_per_mole / u.nanometer
+        return units.energy_to_openmm(float(energy.detach())), units.forces_to_openmm((-grad).cpu().numpy())
 
     force = openmm.PythonForce(compute)
     force.setUsesPeriodicBoundaryConditions(True)

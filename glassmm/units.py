@@ -133,6 +133,44 @@ def positions_from_openmm(positions: Any) -> np.ndarray:
     return np.asarray(arr, dtype=np.float64).reshape(-1, 3) / SIGMA.value_in_unit(u.nanometer)
 
 
+def velocities_from_openmm(velocities: Any) -> np.ndarray:
+    """OpenMM velocities (Quantity, nm/ps) -> reduced (N, 3) float64 (sigma/tau)."""
+    scale = (SIGMA / TAU).value_in_unit(u.nanometer / u.picosecond)
+    if _is_quantity(velocities):
+        arr = _strip(velocities, u.nanometer / u.picosecond)
+    else:
+        arr = np.asarray(velocities, dtype=float)
+    return np.asarray(arr, dtype=np.float64).reshape(-1, 3) / scale
+
+
+def velocities_to_openmm(reduced: Any) -> u.Quantity:
+    """Reduced velocities (sigma/tau) -> Quantity in nm/ps (arrays stay arrays inside)."""
+    scale = (SIGMA / TAU).value_in_unit(u.nanometer / u.picosecond)
+    return np.asarray(reduced, dtype=float) * scale * (u.nanometer / u.picosecond)
+
+
+def forces_from_openmm(forces: Any) -> np.ndarray:
+    """OpenMM forces (Quantity, kJ/mol/nm) -> reduced (N, 3) float64 (epsilon/sigma)."""
+    scale = FORCE.value_in_unit(u.kilojoule_per_mole / u.nanometer)
+    return np.asarray(_strip(forces, u.kilojoule_per_mole / u.nanometer), dtype=np.float64).reshape(-1, 3) / scale
+
+
+def forces_to_openmm(reduced: Any) -> u.Quantity:
+    """Reduced forces (epsilon/sigma) -> Quantity in kJ/mol/nm (arrays stay arrays inside)."""
+    return np.asarray(reduced, dtype=float) * FORCE.value_in_unit(u.kilojoule_per_mole / u.nanometer) \
+        * (u.kilojoule_per_mole / u.nanometer)
+
+
+def mass_from_openmm(mass: u.Quantity) -> float:
+    """A particle mass (Quantity, amu) in reduced units."""
+    return float(mass.value_in_unit(u.amu)) / MASS.value_in_unit(u.amu)
+
+
+def thermal_energy_to_openmm(reduced_temperature: float) -> float:
+    """k_B T of a reduced temperature as a plain number in kJ/mol (for CustomIntegrator globals)."""
+    return float((u.MOLAR_GAS_CONSTANT_R * temperature_to_kelvin(reduced_temperature)).value_in_unit(u.kilojoule_per_mole))
+
+
 def box_from_openmm(box_vectors: Any) -> np.ndarray:
     """Rectangular OpenMM box vectors (3 Vec3, nm) -> reduced edge lengths (3,)."""
     vecs = positions_from_openmm(box_vectors)

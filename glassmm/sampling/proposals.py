@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from glassmm.geometry import minimum_image
 from glassmm.sampling.features import local_features
 
 
@@ -39,12 +40,6 @@ class Jump:
     log_q_reverse: float = float("nan")  # filled by reverse_log_density
     log_region_reverse: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _minimum_image(delta: np.ndarray, box: np.ndarray | None) -> np.ndarray:
-    if box is None:
-        return delta
-    return delta - box * np.round(delta / box)
 
 
 class _Move:
@@ -199,7 +194,9 @@ class LocalMove(_Move):
         return p
 
     def region(self, positions: np.ndarray, centre: int) -> np.ndarray:
-        delta = _minimum_image(positions - positions[centre], self.box)
+        delta = positions - positions[centre]
+        if self.box is not None:
+            delta = minimum_image(delta, self.box)
         return np.flatnonzero((delta * delta).sum(1) < self.radius**2)
 
     def choose_region(self, positions: np.ndarray, rng: np.random.Generator) -> np.ndarray:

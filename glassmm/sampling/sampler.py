@@ -36,7 +36,7 @@ import openmm
 import openmm.unit as u
 import torch
 
-from glassmm import units
+from glassmm import geometry, units
 from glassmm.io import atomic_write
 from glassmm.sampling.proposals import Jump
 from glassmm.simulation import get_positions, get_velocities, potential_energy, set_velocities
@@ -140,10 +140,12 @@ class GenerativeSampler:
         self.rng = np.random.default_rng(seed)
         self.generator = torch.Generator().manual_seed(seed)
         system = self.context.getSystem()
-        self.masses = np.array([system.getParticleMass(i).value_in_unit(u.dalton) for i in range(n)])
-        self.dof = 3 * n - system.getNumConstraints() - (
-            3 if any(isinstance(system.getForce(i), openmm.CMMotionRemover) for i in range(system.getNumForces())) else 0
-        )
+        self.masses = np.array([units.mass_from_openmm(system.getParticleMass(i)) for i in range(n)])
+        # fresh Maxwell-Boltzmann velocities carry momentum unless a remover takes it out
+        self.dof = geometry.degrees_of_freedom(
+            n, 3, n_constraints=system.getNumConstraints(),
+            momentum_conserved=any(isinstance(system.getForce(i), openmm.CMMotionRemover)
+                                   for i in range(system.getNumForces())))
         # the box is fixed (NVT); read it once for the overlap check
         self.box = (
             units.box_from_openmm(self.context.getState().getPeriodicBoxVectors())
@@ -168,7 +170,7 @@ class GenerativeSampler:
         c = self.check
         self.simulation.step(c.steps)
         state = self.context.getState(positions=True, energy=True)
-        x = np.asarray(state.getPositions(asNumpy=True).value_in_unit(u.nanometer))
+        x = units.positions_from_openmm(state.getPositions(asNumpy=True))
         ke = float(units.as_reduced_energy(state.getKineticEnergy()))
         pe = float(units.as_reduced_energy(state.getPotentialEnergy()))
         if not np.isfinite(x).all() or not math.isfinite(ke):
@@ -191,7 +193,7 @@ class GenerativeSampler:
         jump: Jump = move.propose(positions, self.rng, self.generator)
         self.last_jump = jump
         t1 = time.perf_counter()
-        self.context.setPositions(jump.new_positions * u.nanometer)
+        self.context.setPositions(units.length_to_openmm(jump.new_positions))
         new_energy = potential_energy(self.context)
         t2 = time.perf_counter()
         d_u = (new_energy - energy) / self.temperature if math.isfinite(new_energy) else math.inf
@@ -219,7 +221,7 @@ class GenerativeSampler:
         if final:
             positions, energy = after
         else:
-            self.context.setPositions(positions * u.nanometer)
+            self.context.setPositions(units.length_to_openmm(positions))
             if velocities is not None:
                 set_velocities(self.context, velocities)
         self.timers["proposal_s"] += (t1 - t0) + (t3 - t2)

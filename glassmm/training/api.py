@@ -55,7 +55,7 @@ def train_model(
             "workdir": str(trainer.workdir), "loss_plot": str(trainer.workdir / "loss.png")}
 
 
-def _load_checkpoint(checkpoint: str | Path) -> tuple[Any, dict]:
+def load_checkpoint(checkpoint: str | Path) -> tuple[Any, dict]:
     """The BOTAN network of a Trainer checkpoint, weights loaded, and the checkpoint dict."""
     import torch
 
@@ -74,7 +74,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: S
     """Export a Trainer checkpoint (``best.pt`` / ``checkpoint.pt``) as a TorchScript artifact."""
     from glassmm.models.artifact import export_torchscript
 
-    model, st = _load_checkpoint(checkpoint)
+    model, st = load_checkpoint(checkpoint)
     cfg = st["config"]
     hist = st["history"]
     best = max((h for h in hist if h["stage"] == "joint"), key=Trainer.score, default=hist[-1])
@@ -92,7 +92,7 @@ def export_ensemble(checkpoints: Sequence[str | Path], output: str | Path, train
 
     models, norms = [], []
     for ck in checkpoints:
-        m, st = _load_checkpoint(ck)
+        m, st = load_checkpoint(ck)
         cfg = st["config"]
         models.append(m)
         norms.append(st["norm"])

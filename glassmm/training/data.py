@@ -8,8 +8,6 @@ targets (mean change of pair distance) are gathered for whatever graph the model
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,7 +16,9 @@ import numpy as np
 import torch
 
 from glassmm.analysis.propensity import propensity
+from glassmm.geometry import minimum_image
 from glassmm.io import load_configuration
+from glassmm.minimize import inherent_structure
 
 
 @dataclass
@@ -39,36 +39,9 @@ class Sample:
     def edge_targets(self, edge_index: torch.Tensor) -> torch.Tensor:
         """Mean over replicas of |r_ij(t)| - |r_ij(0)| (minimum image) for the given edges."""
         j, i = edge_index[0], edge_index[1]
-        d0 = _mi(self.positions[j] - self.positions[i], self.box).norm(dim=1)
-        dt = _mi(self.replicas[:, j] - self.replicas[:, i], self.box).norm(dim=2)
+        d0 = minimum_image(self.positions[j] - self.positions[i], self.box).norm(dim=1)
+        dt = minimum_image(self.replicas[:, j] - self.replicas[:, i], self.box).norm(dim=2)
         return (dt - d0).mean(dim=0)
-
-
-def _mi(d: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
-    return d - box * torch.round(d / box)
-
-
-def cache_dir() -> Path:
-    d = Path(os.environ.get("GLASSMM_CACHE", Path.home() / ".cache" / "glassmm")) / "inherent"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "CPU") -> np.ndarray:
-    """FIRE inherent structure, cached on disk by a hash of the input configuration."""
-    from glassmm.io import save_npz
-    from glassmm.minimize import fire_minimize
-
-    key = hashlib.sha1(np.ascontiguousarray(positions).tobytes() + np.ascontiguousarray(types).tobytes()).hexdigest()[:20]
-    path = cache_dir() / f"{key}.npz"
-    if path.exists():
-        try:
-            return np.load(path)["positions"]
-        except Exception:  # torn cache entry: recompute
-            pass
-    res = fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform)
-    save_npz(path, positions=res.positions)
-    return res.positions
 
 
 def load_samples(

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
+from glassmm.geometry import minimum_image
 from glassmm.io import load_configuration
 
 
@@ -21,7 +22,7 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
     (``temperature`` (reduced) stands in for files that carry none).
     """
     from glassmm.analysis.propensity import propensity
-    from glassmm.training.data import inherent_structure
+    from glassmm.minimize import inherent_structure
 
     rows, pooled_p, pooled_t = [], [], []
     it = files
@@ -48,12 +49,12 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
         ei = pred.edge_index
         j, i = ei[0], ei[1]
         d0 = c.positions[j] - c.positions[i]
-        d0 = np.linalg.norm(d0 - c.box * np.round(d0 / c.box), axis=1)
+        d0 = np.linalg.norm(minimum_image(d0, c.box), axis=1)
         sel = (c.types[i] == 0) & (c.types[j] == 0) & (d0 < 1.35)
         if sel.sum() > 2:
             reps = c.replica_positions
             dt = reps[:, j[sel]] - reps[:, i[sel]]
-            dt = np.linalg.norm(dt - c.box * np.round(dt / c.box), axis=2).mean(0)
+            dt = np.linalg.norm(minimum_image(dt, c.box), axis=2).mean(0)
             row["edge_pearson_AA"] = float(np.corrcoef(pred.edge_delta[sel], dt - d0[sel])[0, 1])
         if pred.temperature is not None:
             row["temperature_pred"] = pred.temperature
