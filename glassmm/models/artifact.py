@@ -16,18 +16,28 @@ so the storage format can change behind it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import numpy as np
 import torch
 from torch import nn
 
 from glassmm.models.botan import BOTAN
+from glassmm.models.predictor import Prediction, Predictor
+
+__all__ = ["ArtifactModule", "EagerPredictor", "Prediction", "TorchScriptPredictor", "build_metadata", "bundled_models",
+           "export_torchscript", "load_eager", "load_model", "read_metadata", "resolve_model"]
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 METADATA_FILE = "glassmm.json"
+
+
+def species_scale(norm: Dict[str, Any]) -> tuple[List[float], List[float]]:
+    """Per-species (A, B) target mean and std from a normalisation block; a scalar applies to both."""
+    mean, std = norm["node_mean"], norm["node_std"]
+    mean = [float(mean)] * 2 if isinstance(mean, (int, float)) else [float(x) for x in mean]
+    std = [float(std)] * 2 if isinstance(std, (int, float)) else [float(x) for x in std]
+    return mean, std
 
 
 class ArtifactModule(nn.Module):
@@ -41,9 +51,7 @@ class ArtifactModule(nn.Module):
         # the graph built once by ``model.featurize``
         self.extra = nn.ModuleList(extra or [])
         # per-species output scale (A, B); a scalar applies to both
-        mean, std = norm["node_mean"], norm["node_std"]
-        mean = [float(mean)] * 2 if isinstance(mean, (int, float)) else [float(x) for x in mean]
-        std = [float(std)] * 2 if isinstance(std, (int, float)) else [float(x) for x in std]
+        mean, std = species_scale(norm)
         self.register_buffer("node_mean", torch.tensor(mean, dtype=torch.float32))
         self.register_buffer("node_std", torch.tensor(std, dtype=torch.float32))
         self.edge_std = float(norm["edge_std"])
@@ -98,7 +106,7 @@ class ArtifactModule(nn.Module):
 
 def build_metadata(model: BOTAN, **info: Any) -> Dict[str, Any]:
     """Standard metadata block; ``info`` adds/overrides fields (target_time, provenance, ...)."""
-    from glassmm import __version__
+    from glassmm._version import __version__
 
     meta: Dict[str, Any] = {
         "format": "glassmm-torchscript-1",
@@ -132,64 +140,33 @@ def export_torchscript(model: BOTAN, norm: Dict[str, float], path: str | Path,
     return path
 
 
-@dataclass
-class Prediction:
-    """Per-particle propensity (reduced length) and, for T-BOTAN, the temperature (reduced)."""
-
-    propensity: np.ndarray
-    temperature: float | None
-    edge_index: np.ndarray | None = None
-    edge_delta: np.ndarray | None = None
-
-
-class Predictor:
-    """A loaded model: ``predictor(positions, box, types)`` -> :class:`Prediction`.
-
-    For IS / TS+IS models the inherent structure is computed with FIRE unless given.
-    """
+class TorchScriptPredictor(Predictor):
+    """The TorchScript artifact itself (any torch device it was loaded on)."""
 
     def __init__(self, module: Any, metadata: Dict[str, Any], device: str = "cpu", name: str = "") -> None:
-        self.module, self.metadata, self.device, self.name = module, metadata, torch.device(device), name
+        super().__init__(metadata, name, device)
+        self.module = module
 
-    @property
-    def needs_inherent(self) -> bool:
-        return self.metadata.get("inputs", "TS") != "TS"
+    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
+        out = self.module(positions, box, types, inherent)
+        return out["propensity"], out["edge_index"], out["edge_delta"], out.get("temperature")
 
-    @property
-    def has_temperature(self) -> bool:
-        return "temperature" in self.metadata.get("outputs", [])
 
-    def check_system(self, n_particles: int, types: np.ndarray, dimensions: int = 3) -> None:
-        """Refuse systems the model was not made for (raises ValueError naming the mismatch)."""
-        types = np.asarray(types)
-        if len(types) != n_particles:
-            raise ValueError(f"types has {len(types)} entries for {n_particles} particles")
-        if dimensions != 3:
-            raise ValueError(f"model {self.name!r} was trained on 3D Kob-Andersen; system is {dimensions}D")
-        if not np.all(np.isin(types, (0, 1))):
-            raise ValueError(f"model {self.name!r} knows types 0 (A) and 1 (B) only")
-        frac = float(np.mean(types == 0))
-        if abs(frac - 0.8) > 0.05:
-            raise ValueError(f"model {self.name!r} was trained on KA 80:20; this system has {frac:.0%} A")
+class EagerPredictor(Predictor):
+    """The artifact's network rebuilt as eager PyTorch; ``dtype`` may be bfloat16 (autocast)."""
 
-    def __call__(self, positions: Any, box: Any, types: Any, inherent_positions: Any = None,
-                 edges: bool = False) -> Prediction:
-        pos = np.asarray(positions, dtype=np.float64)
-        if self.needs_inherent and inherent_positions is None:
-            from glassmm.training.data import inherent_structure
+    def __init__(self, module: Any, metadata: Dict[str, Any], device: str = "cpu", dtype: str | None = None,
+                 name: str = "") -> None:
+        super().__init__(metadata, name, device)
+        self.module, self.dtype = module, dtype
 
-            inherent_positions = inherent_structure(pos, np.asarray(types), np.asarray(box, float))
-        t = lambda x, dt=torch.float32: torch.as_tensor(np.asarray(x), dtype=dt, device=self.device)  # noqa: E731
-        with torch.no_grad():
-            out = self.module(t(pos), t(box), t(types, torch.int64),
-                              None if inherent_positions is None else t(inherent_positions))
-        temp = float(out["temperature"]) if "temperature" in out else None
-        return Prediction(
-            propensity=out["propensity"].double().cpu().numpy(),
-            temperature=temp,
-            edge_index=out["edge_index"].cpu().numpy() if edges else None,
-            edge_delta=out["edge_delta"].double().cpu().numpy() if edges else None,
-        )
+    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
+        if self.dtype in ("bfloat16", "bf16"):
+            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
+                out = self.module(positions, box, types, inherent)
+        else:
+            out = self.module(positions, box, types, inherent)
+        return out["propensity"], out["edge_index"], out["edge_delta"], out.get("temperature")
 
 
 def bundled_models() -> Dict[str, Path]:
@@ -218,8 +195,8 @@ def read_metadata(path: str | Path) -> Dict[str, Any]:
     return json.loads(extra[METADATA_FILE])
 
 
-def load_model(name_or_path: str | Path, device: str = "cpu") -> Predictor:
-    """Load a bundled model by name, or an artifact file, as a :class:`Predictor`."""
+def load_model(name_or_path: str | Path, device: str = "cpu") -> TorchScriptPredictor:
+    """Load a bundled model by name, or an artifact file, as a :class:`~glassmm.models.predictor.Predictor`."""
     import vesin_torch  # noqa: F401
 
     path = resolve_model(name_or_path)
@@ -229,4 +206,15 @@ def load_model(name_or_path: str | Path, device: str = "cpu") -> Predictor:
     except RuntimeError as exc:
         raise ValueError(f"{path}: not a readable glassmm TorchScript artifact ({str(exc).splitlines()[0]})") from exc
     meta = json.loads(extra[METADATA_FILE])
-    return Predictor(module, meta, device=device, name=str(name_or_path))
+    return TorchScriptPredictor(module, meta, device=device, name=str(name_or_path))
+
+
+def load_eager(model: str | Path, device: str = "cpu") -> tuple[ArtifactModule, Dict[str, Any]]:
+    """Rebuild the eager :class:`ArtifactModule` (and its metadata) from an artifact's architecture and weights."""
+    scripted = load_model(model)
+    meta = scripted.metadata
+    net = BOTAN(**meta["architecture"])
+    extra = [BOTAN(**meta["architecture"]) for _ in range(int(meta.get("ensemble_size", 1)) - 1)]
+    mod = ArtifactModule(net, meta["normalisation"], json.dumps(meta), extra)
+    mod.load_state_dict(dict(scripted.module.state_dict()))
+    return mod.eval().to(torch.device(device)), meta

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional
 import torch
 from torch import nn
 
+from glassmm.geometry import minimum_image
 from glassmm.graph import periodic_graph
 
 
@@ -129,7 +130,7 @@ class BOTAN(nn.Module):
                   n: int) -> List[torch.Tensor]:
         """Edge inputs [vector, r, (u_ij)] and node energies for one set of positions on a fixed graph."""
         d = pos[edge_index[0]] - pos[edge_index[1]]
-        d = d - box * torch.round(d / box)
+        d = minimum_image(d, box)
         r = torch.linalg.norm(d, dim=1)
         feats = [d, r.unsqueeze(1)]
         node_e = torch.zeros(n, dtype=pos.dtype, device=pos.device)

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from glassmm.models.artifact import load_eager, species_scale
 from glassmm.models.botan import BOTAN
+from glassmm.models.predictor import Predictor
 
 METADATA_FILE = "glassmm.json"
 
@@ -28,9 +30,7 @@ class ScaledNetwork(nn.Module):
         super().__init__()
         self.model = model
         self.extra = nn.ModuleList(extra or [])  # ensemble members, averaged
-        mean, std = norm["node_mean"], norm["node_std"]
-        mean = [float(mean)] * 2 if isinstance(mean, (int, float)) else [float(v) for v in mean]
-        std = [float(std)] * 2 if isinstance(std, (int, float)) else [float(v) for v in std]
+        mean, std = species_scale(norm)
         self.register_buffer("node_mean", torch.tensor(mean))
         self.register_buffer("node_std", torch.tensor(std))
         self.edge_std = float(norm["edge_std"])
@@ -48,9 +48,9 @@ class ScaledNetwork(nn.Module):
 
 def _example(model: BOTAN, n: int = 600) -> tuple:
     """Example inputs for tracing, from a small KA lattice."""
-    import glassmm
+    from glassmm.systems import KobAndersen
 
-    ka = glassmm.KobAndersen(n, seed=0)
+    ka = KobAndersen(n, seed=0)
     pos = torch.tensor(ka.positions_reduced + np.random.default_rng(0).normal(0, 0.05, (n, 3)), dtype=torch.float32)
     x, e_raw, ei = model.featurize(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types), pos)
     return x, e_raw, ei, torch.tensor(ka.types, dtype=torch.int64)
@@ -62,9 +62,7 @@ def export_program(model: str | Path, path: str | Path, aot: bool = False) -> Pa
     With ``aot=True`` also AOT-compiles it with Inductor to ``<path>.aoti.pt2`` (needs a C++
     compiler; minutes on a small CPU).
     """
-    from glassmm.backends.builtin import eager_module
-
-    mod, meta = eager_module(str(model))
+    mod, meta = load_eager(str(model))
     net = ScaledNetwork(mod.model, meta["normalisation"], list(mod.extra)).eval()
     ex = _example(mod.model)
     N, E = torch.export.Dim("n_particles", min=2), torch.export.Dim("n_edges", min=2)
@@ -79,44 +77,27 @@ def export_program(model: str | Path, path: str | Path, aot: bool = False) -> Pa
     return path
 
 
-class ExportedPredictor:
-    """Predictor over an exported program; same call and outputs as the TorchScript one."""
+class ExportedPredictor(Predictor):
+    """Predictor over an exported program; same call and outputs as the TorchScript one.
+
+    The graph is built by :meth:`BOTAN.featurize` in front of the program; subclasses that run
+    the tensor-only network elsewhere (ONNX Runtime, an accelerator) override :meth:`run`.
+    """
 
     def __init__(self, program: Any, metadata: dict, name: str) -> None:
-        self.program, self.metadata, self.name = program, metadata, name
+        super().__init__(metadata, name, "cpu")
+        self.program = program
         self.featurizer = BOTAN(**metadata["architecture"])  # featurize() has no weights
 
-    needs_inherent = property(lambda self: self.metadata.get("inputs", "TS") != "TS")
-    has_temperature = property(lambda self: "temperature" in self.metadata.get("outputs", []))
-
-    def check_system(self, n_particles: int, types: Any, dimensions: int = 3) -> None:
-        from glassmm.models.artifact import Predictor
-
-        Predictor.check_system(self, n_particles, types, dimensions)
-
-    def __call__(self, positions: Any, box: Any, types: Any, inherent_positions: Any = None, edges: bool = False):
-        from glassmm.models.artifact import Prediction
-
-        if self.needs_inherent and inherent_positions is None:
-            from glassmm.training.data import inherent_structure
-
-            inherent_positions = inherent_structure(np.asarray(positions, float), np.asarray(types), np.asarray(box, float))
-        t = lambda a, dt=torch.float32: torch.as_tensor(np.asarray(a), dtype=dt)  # noqa: E731
-        ty = t(types, torch.int64)
-        with torch.no_grad():
-            x, e_raw, ei = self.featurizer.featurize(t(positions), t(box), ty,
-                                                     None if inherent_positions is None else t(inherent_positions))
-            prop, edge, temp = self.run(x, e_raw, ei, ty)
-        return Prediction(
-            propensity=np.asarray(prop, dtype=np.float64),
-            temperature=float(temp) if self.has_temperature else None,
-            edge_index=ei.numpy() if edges else None,
-            edge_delta=np.asarray(edge, dtype=np.float64) if edges else None,
-        )
+    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
+        x, e_raw, ei = self.featurizer.featurize(positions, box, types, inherent)
+        prop, edge, temp = self.run(x, e_raw, ei, types)
+        return prop, ei, edge, temp if self.has_temperature else None
 
     def run(self, x, e_raw, ei, ty):
+        """The tensor-only network: (propensity, edge_delta, temperature)."""
         out = self.program(x, e_raw, ei, ty)
-        return out[0].numpy(), out[1].numpy(), out[2].item()
+        return out[0], out[1], out[2].item()
 
 
 def load_program(path: str | Path) -> ExportedPredictor:
@@ -141,14 +122,14 @@ class TorchExportBackend:
         p = Path(str(model))
         if p.suffix == ".pt2" and p.exists():
             return load_program(p)
-        from glassmm.models.artifact import resolve_model
-        from glassmm.training.data import cache_dir as default_cache
-
-        src = resolve_model(model)
         import hashlib
 
+        from glassmm.io import cache_dir as glassmm_cache
+        from glassmm.models.artifact import resolve_model
+
+        src = resolve_model(model)
         key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
-        out = Path(cache_dir) if cache_dir else default_cache().parent / "export"
+        out = Path(cache_dir) if cache_dir else glassmm_cache("export")
         out.mkdir(parents=True, exist_ok=True)
         target = out / f"{src.stem}-{key}.pt2"
         if not target.exists():

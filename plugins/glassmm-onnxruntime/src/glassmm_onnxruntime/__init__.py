@@ -34,10 +34,10 @@ def export_onnx(model: str, path: str | Path) -> Path:
     """Export a glassmm model (bundled name or TorchScript artifact) to ONNX, dynamic N and E."""
     import torch
 
-    from glassmm.backends.builtin import eager_module
+    from glassmm.models.artifact import load_eager
     from glassmm.models.export import ScaledNetwork, _example
 
-    mod, meta = eager_module(str(model))
+    mod, meta = load_eager(str(model))
     net = ScaledNetwork(mod.model, meta["normalisation"], list(mod.extra)).eval()
     ex = _example(mod.model)
     N, E = torch.export.Dim("n_particles", min=2), torch.export.Dim("n_edges", min=2)
@@ -99,7 +99,9 @@ class OnnxRuntimeBackend:
         src = resolve_model(model)
         meta = read_metadata(src)
         key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
-        root = Path(cache_dir or os.environ.get("GLASSMM_CACHE", Path.home() / ".cache" / "glassmm")) / "onnx"
+        from glassmm.io import cache_dir as glassmm_cache
+
+        root = Path(cache_dir) if cache_dir else glassmm_cache("onnx")
         root.mkdir(parents=True, exist_ok=True)
         onnx_path = root / f"{src.stem}-{key}.onnx"
         if not onnx_path.exists():
