@@ -180,7 +180,7 @@ def analyze_files(
         frames = np.concatenate([mdtraj.load_dcd(str(f), top=_mdtraj_topology(ref.types)).xyz for f in files]).astype(np.float64)
         dt_frame = frame_interval or 1.0
         times = np.arange(len(frames)) * dt_frame
-        sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species).compute_trajectory(times, frames, ref.types)
+        sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species).compute(frames, ref.box, ref.types, times=times)
         first = frames[0]
         types, box = ref.types, ref.box
         s4 = None
@@ -192,7 +192,7 @@ def analyze_files(
                                  "for a trajectory pass .dcd files with --top")
         sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species)
         for c in configs:
-            sd.accumulate(float(c.extra["time"]), c.replica_positions, c.positions, c.types)
+            sd.accumulate(c.replica_positions, c.box, c.types, reference=c.positions, time=float(c.extra["time"]))
         ta = sd.tau_alpha
         # S_4 at the lag closest to tau_alpha (or the last one), over replicas of every file there
         target = ta if np.isfinite(ta) else sd.times[-1]
@@ -200,7 +200,7 @@ def analyze_files(
         s4 = FourPointStructureFactor(overlap_a=overlap_a, species=species)
         for c in configs:
             if np.isclose(float(c.extra["time"]), t_s4):
-                s4.accumulate(c.replica_positions, c.positions, c.box, c.types)
+                s4.accumulate(c.replica_positions, c.box, c.types, reference=c.positions)
         results["s4_time"] = float(t_s4)
         results["reliability"] = [
             {"file": str(f), "time": float(c.extra["time"]), **split_half_reliability(c.positions, c.replica_positions, c.types, species)}
@@ -210,7 +210,7 @@ def analyze_files(
     objs["self_dynamics"] = sd
     results["self_dynamics"] = sd.as_dict()
     results["tau_alpha"] = results["self_dynamics"]["tau_alpha"]
-    if s4 is not None and len(s4._W) >= 2:
+    if s4 is not None and s4.n_samples >= 2:
         objs["s4"] = s4
         results["s4"] = s4.as_dict()
     gr = RadialDistribution(pair=(0, 0)).accumulate(first, box, types)

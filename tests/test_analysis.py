@@ -5,6 +5,7 @@ import pytest
 
 import glassmm
 from glassmm.analysis import (
+    FieldStructureFactor,
     FourPointStructureFactor,
     RadialDistribution,
     SelfDynamics,
@@ -34,7 +35,7 @@ def test_brownian_msd_fs_alpha2(brownian):
     D, times, ref, samples = brownian
     sd = SelfDynamics(q=7.25, species=None)
     for t in times:
-        sd.accumulate(t, samples[t], ref)
+        sd.accumulate(samples[t], reference=ref, time=t)
     assert np.allclose(sd.msd, 6 * D * times, rtol=0.02)
     assert np.allclose(sd.fs, np.exp(-7.25**2 * D * times), atol=0.01)
     assert np.all(np.abs(sd.alpha2) < 0.03)  # Gaussian
@@ -53,7 +54,7 @@ def test_brownian_trajectory_multiple_origins():
     steps = rng.normal(0, np.sqrt(2 * D * dt), (F, n, 3))
     traj = np.cumsum(steps, axis=0)
     times = np.arange(F) * dt
-    sd = SelfDynamics(species=None).compute_trajectory(times, traj)
+    sd = SelfDynamics(species=None).compute(traj, times=times)
     assert np.allclose(sd.msd, 6 * D * sd.times, rtol=0.05)
     assert sd.tau_alpha == pytest.approx(1 / (7.25**2 * D), rel=0.05)
 
@@ -64,7 +65,7 @@ def test_s4_of_independent_field_is_flat(brownian):
     box = np.array([10.0, 10.0, 10.0])
     s4 = FourPointStructureFactor(species=None, q_max=3.0)
     many = ref[None] + rng.normal(0, np.sqrt(2 * D * 1.0), (64, len(ref), 3))
-    s4.accumulate(many, ref, box)
+    s4.accumulate(many, box, reference=ref)
     Q = (np.linalg.norm(many - ref, axis=-1) < 0.3).mean()
     assert np.allclose(s4.s4, Q * (1 - Q), rtol=0.35)
 
@@ -74,10 +75,9 @@ def test_ideal_gas_structure():
     box = np.array([12.0, 12.0, 12.0])
     g = RadialDistribution(n_bins=40)
     s = StaticStructureFactor(q_max=8, n_bins=10)
-    for _ in range(5):
-        pos = rng.uniform(0, 12, (3000, 3))
-        g.accumulate(pos, box)
-        s.accumulate(pos, box)
+    frames = rng.uniform(0, 12, (5, 3000, 3))
+    g.compute(frames, box)
+    s.compute(frames, box)
     assert np.allclose(g.g[5:], 1.0, atol=0.1)
     assert np.allclose(s.s, 1.0, atol=0.25)
 
@@ -87,14 +87,14 @@ def test_shared_data_against_direct_formulas(shared_files):
     c = glassmm.load_configuration(shared_files[0])
     dr = c.replica_positions - c.positions[None]
     A = c.types == 0
-    sd = SelfDynamics(q=7.25, species=0).accumulate(1.0, c.replica_positions, c.positions, c.types)
+    sd = SelfDynamics(q=7.25, species=0).accumulate(c.replica_positions, c.box, c.types, reference=c.positions, time=1.0)
     # direct: mean over replicas and A particles
     assert sd.msd[0] == pytest.approx(np.mean(np.sum(dr[:, A] ** 2, axis=-1)), rel=1e-12)
     # F_s with explicit cos(q.dr) over random directions (no sinc shortcut)
     rng = np.random.default_rng(0)
     u = rng.normal(size=(200, 3)); u /= np.linalg.norm(u, axis=1, keepdims=True)
     fs_direct = np.mean(np.cos(7.25 * np.einsum("rnk,dk->rnd", dr[:4, A], u)))
-    sd4 = SelfDynamics(q=7.25, species=0).accumulate(1.0, c.replica_positions[:4], c.positions, c.types)
+    sd4 = SelfDynamics(q=7.25, species=0).accumulate(c.replica_positions[:4], c.box, c.types, reference=c.positions, time=1.0)
     assert sd4.fs[0] == pytest.approx(fs_direct, abs=0.01)
     p = propensity(c.positions, c.replica_positions)
     assert np.allclose(p, np.mean(np.sqrt(np.sum(dr**2, -1)), 0))
@@ -142,6 +142,39 @@ def test_plots_written(tmp_path, brownian):
     D, times, ref, samples = brownian
     sd = SelfDynamics(species=None)
     for t in times:
-        sd.accumulate(t, samples[t], ref)
+        sd.accumulate(samples[t], reference=ref, time=t)
     sd.plot(tmp_path / "sd.png")
     assert (tmp_path / "sd.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_analysis_takes_positions_box_types_first():
+    """One calling convention: compute(frames, box, types, ...) equals accumulating frame by frame."""
+    from glassmm.analysis import ComputeObject
+
+    rng = np.random.default_rng(7)
+    box = np.full(3, 8.0)
+    types = (rng.random(400) < 0.2).astype(int)
+    frames = rng.uniform(0, 8, (3, 400, 3))
+    for make in (lambda: RadialDistribution(n_bins=20, pair=(0, 0)), lambda: StaticStructureFactor(q_max=6, n_bins=6, species=0)):
+        whole = make().compute(frames, box, types)
+        stepwise = make()
+        for f in frames:
+            stepwise.accumulate(f, box, types)
+        assert isinstance(whole, ComputeObject)
+        a, b = whole.as_dict(), stepwise.as_dict()
+        assert a == b
+    fields = rng.normal(size=(3, 400))
+    whole = FieldStructureFactor(species=None).compute(frames, box, types, field=fields)
+    stepwise = FieldStructureFactor(species=None)
+    for f, x in zip(frames, fields):
+        stepwise.accumulate(f, box, types, field=x)
+    assert np.array_equal(whole.s, stepwise.s)
+    with pytest.raises(ValueError, match="field has 2 entries for 3 frames"):
+        FieldStructureFactor().compute(frames, box, types, field=fields[:2])
+    # S_4 over time origins at a lag equals accumulating the same (later, earlier) pairs
+    walk = np.cumsum(rng.normal(0, 0.1, (6, 400, 3)), axis=0)
+    s4 = FourPointStructureFactor(species=None, q_max=2.0).compute(walk, box, types, lag=2)
+    s4b = FourPointStructureFactor(species=None, q_max=2.0)
+    for o in range(4):
+        s4b.accumulate(walk[o + 2], box, types, reference=walk[o])
+    assert s4.n_samples == 4 and np.allclose(s4.s4, s4b.s4)

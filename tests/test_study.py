@@ -23,8 +23,8 @@ def test_field_structure_factor_is_one_for_white_noise_and_peaks_for_a_density_w
     n_conf = 8
     for _ in range(n_conf):
         pos = rng.uniform(0, L, (n, 3))
-        white.compute(pos, rng.normal(size=n), box)
-        wave.compute(pos, np.cos(q0 * pos[:, 0]) + 0.3 * rng.normal(size=n), box)
+        white.accumulate(pos, box, field=rng.normal(size=n))
+        wave.accumulate(pos, box, field=np.cos(q0 * pos[:, 0]) + 0.3 * rng.normal(size=n))
     # white noise: each |W(q)|^2 / N is exponential with mean 1, so a bin holding k vectors
     # over n_conf configurations has standard error 1 / sqrt(k n_conf)
     qn = np.linalg.norm(wavevectors(box, 3.0), axis=1)
@@ -39,9 +39,9 @@ def test_field_structure_factor_is_one_for_white_noise_and_peaks_for_a_density_w
 def test_field_structure_factor_rejects_bad_fields():
     f = FieldStructureFactor()
     with pytest.raises(ValueError, match="one value per particle"):
-        f.compute(np.zeros((4, 3)), np.zeros(3), np.full(3, 5.0), np.zeros(4, int))
+        f.accumulate(np.zeros((4, 3)), np.full(3, 5.0), np.zeros(4, int), field=np.zeros(3))
     with pytest.raises(ValueError, match="NaN"):
-        f.compute(np.zeros((3, 3)), np.array([0.0, np.nan, 1.0]), np.full(3, 5.0), np.zeros(3, int))
+        f.accumulate(np.zeros((3, 3)), np.full(3, 5.0), np.zeros(3, int), field=np.array([0.0, np.nan, 1.0]))
 
 
 def test_global_feature_is_what_the_temperature_decoder_reads():

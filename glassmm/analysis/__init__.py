@@ -1,8 +1,10 @@
-"""Glassy-dynamics analysis as compute objects (freud style): ``compute()``/``accumulate()``,
-then read results as attributes, ``plot()`` with lazy matplotlib. Inputs are unwrapped
-positions in reduced units."""
+"""Glassy-dynamics analysis as compute objects (freud style, one convention: see
+:mod:`glassmm.analysis.base`): ``accumulate(positions, box, types, ...)`` per frame or
+``compute(frames, box, types, ...)`` per trajectory, then results as attributes, ``plot()``
+with lazy matplotlib. Inputs are unwrapped positions in reduced units."""
 
-from glassmm.analysis.dynamics import SelfDynamics, tau_alpha
+from glassmm.analysis.base import ComputeObject
+from glassmm.analysis.dynamics import SelfDynamics, self_scattering, tau_alpha
 from glassmm.analysis.fourpoint import FieldStructureFactor, FourPointStructureFactor
 from glassmm.analysis.propensity import (
     bond_breaking,
@@ -14,7 +16,9 @@ from glassmm.analysis.propensity import (
 from glassmm.analysis.structure import RadialDistribution, StaticStructureFactor
 
 __all__ = [
+    "ComputeObject",
     "SelfDynamics",
+    "self_scattering",
     "tau_alpha",
     "FieldStructureFactor",
     "FourPointStructureFactor",

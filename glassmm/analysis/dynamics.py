@@ -8,8 +8,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from glassmm.analysis.base import ComputeObject, select_species
 
-def _self_scattering(r: np.ndarray, q: float, dimensions: int) -> np.ndarray:
+
+def self_scattering(r: np.ndarray, q: float, dimensions: int) -> np.ndarray:
     """Isotropic average of cos(q . dr): sin(qr)/(qr) in 3D, J0(qr) in 2D."""
     if dimensions == 2:
         from scipy.special import j0
@@ -18,7 +20,7 @@ def _self_scattering(r: np.ndarray, q: float, dimensions: int) -> np.ndarray:
     return np.sinc(q * r / np.pi)  # numpy's sinc is sin(pi x)/(pi x)
 
 
-class SelfDynamics:
+class SelfDynamics(ComputeObject):
     """Self-part dynamics of one species, accumulated over samples at each lag time.
 
     A *sample* is one set of displacements at one lag time: a replica of an
@@ -49,22 +51,19 @@ class SelfDynamics:
         self._n_sel: int | None = None
         return self
 
-    def _select(self, types: np.ndarray | None, n: int) -> np.ndarray:
-        if self.species is None:
-            return np.ones(n, dtype=bool)
-        if types is None:
-            raise ValueError("types are needed to select a species (or pass species=None)")
-        return np.asarray(types) == self.species
+    def accumulate(self, positions: np.ndarray, box: np.ndarray | None = None, types: np.ndarray | None = None, *,
+                   reference: np.ndarray, time: float) -> "SelfDynamics":
+        """Add samples at lag ``time`` (reduced, tau): positions (N, 3) or (R, N, 3) against ``reference`` (N, 3).
 
-    def accumulate(self, time: float, positions: np.ndarray, reference: np.ndarray, types: np.ndarray | None = None) -> "SelfDynamics":
-        """Add samples at lag ``time``: positions (N, 3) or (R, N, 3) against ``reference`` (N, 3)."""
+        ``box`` is not needed (positions are unwrapped) and accepted for the common convention.
+        """
         pos = np.asarray(positions, dtype=np.float64)
         ref = np.asarray(reference, dtype=np.float64)
         if pos.ndim == 2:
             pos = pos[None]
         if pos.shape[1:] != ref.shape:
             raise ValueError(f"positions {pos.shape} do not match reference {ref.shape}")
-        sel = self._select(types, ref.shape[0])
+        sel = select_species(types, ref.shape[0], self.species)
         dr = pos[:, sel] - ref[None, sel]
         r2 = np.einsum("rnk,rnk->rn", dr, dr)
         r = np.sqrt(r2)
@@ -74,25 +73,26 @@ class SelfDynamics:
             len(pos),
             r2.mean(axis=1).sum(),
             (r2 * r2).mean(axis=1).sum(),
-            _self_scattering(r, self.q, self.dimensions).mean(axis=1).sum(),
+            self_scattering(r, self.q, self.dimensions).mean(axis=1).sum(),
             Q.sum(),
             (Q * Q).sum(),
         ]
         self._n_sel = int(sel.sum())
         return self
 
-    def compute_trajectory(
-        self, times: np.ndarray, positions: np.ndarray, types: np.ndarray | None = None, max_origins: int = 20
-    ) -> "SelfDynamics":
-        """Multiple-time-origin average over an unwrapped trajectory (F, N, 3) at equally spaced ``times``."""
+    def compute(self, frames: np.ndarray, box: np.ndarray | None = None, types: np.ndarray | None = None, *,
+                times: np.ndarray, max_origins: int = 20) -> "SelfDynamics":
+        """Multiple-time-origin average over an unwrapped trajectory (F, N, 3) at equally spaced ``times`` (tau)."""
         self.reset()
-        pos = np.asarray(positions, dtype=np.float64)
+        pos = np.asarray(frames, dtype=np.float64)
+        if len(times) != len(pos):
+            raise ValueError(f"times has {len(times)} entries for {len(pos)} frames")
         times = np.asarray(times, dtype=float)
         lags = np.unique(np.round(np.geomspace(1, len(times) - 1, min(40, len(times) - 1))).astype(int))
         origin_step = max(1, (len(times) - 1) // max_origins)
         for lag in lags:
             for o in range(0, len(times) - lag, origin_step):
-                self.accumulate(times[o + lag] - times[o], pos[o + lag], pos[o], types)
+                self.accumulate(pos[o + lag], box, types, reference=pos[o], time=times[o + lag] - times[o])
         return self
 
     def compute_isoconf(self, files: Iterable[str | Path]) -> "SelfDynamics":
@@ -104,7 +104,7 @@ class SelfDynamics:
             c = load_configuration(f)
             if c.replica_positions is None or "time" not in c.extra:
                 raise ValueError(f"{f}: not an isoconfigurational file (needs 'positions' and 'time')")
-            self.accumulate(float(c.extra["time"]), c.replica_positions, c.positions, c.types)
+            self.accumulate(c.replica_positions, c.box, c.types, reference=c.positions, time=float(c.extra["time"]))
         return self
 
     # ------------------------------------------------------------------ results

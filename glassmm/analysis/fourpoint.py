@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from glassmm.analysis.base import ComputeObject, select_species
+
 
 def wavevectors(box: np.ndarray, q_max: float, dimensions: int = 3) -> np.ndarray:
     """All reciprocal-lattice vectors 2 pi n / L with 0 < |q| <= q_max, one of each +-q pair."""
@@ -48,7 +50,7 @@ def _bin_by_norm(qvec: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[np.
     return np.array(qs), np.array(ss)
 
 
-class FieldStructureFactor:
+class FieldStructureFactor(ComputeObject):
     """Static structure factor of a per-particle field, S_X(q) = (1/N) <|sum_i dx_i exp(i q . r_i)|^2>.
 
     dx_i is the field standardised within each configuration (zero mean, unit variance over
@@ -56,7 +58,8 @@ class FieldStructureFactor:
     scale: S_X = 1 at every q for an uncorrelated field, and spatially correlated mobility
     shows up as S_X(q -> 0) > 1 (the static analogue of chi_4 used for ML propensity
     fields) with an Ornstein-Zernike length ``xi``. Accumulate configurations with
-    :meth:`compute`, then read ``q``, ``s``, :meth:`correlation_length`.
+    :meth:`accumulate` (or all at once with :meth:`compute` and ``field=`` one array per
+    frame), then read ``q``, ``s``, :meth:`correlation_length`.
 
     Parameters
     ----------
@@ -67,18 +70,23 @@ class FieldStructureFactor:
 
     def __init__(self, q_max: float = 2.5, n_bins: int = 8, species: int | None = 0) -> None:
         self.q_max, self.n_bins, self.species = q_max, n_bins, species
+        self.reset()
+
+    def reset(self) -> "FieldStructureFactor":
         self._acc: list[np.ndarray] = []
         self._q: np.ndarray | None = None
+        return self
 
-    def compute(self, positions: np.ndarray, field: np.ndarray, box: np.ndarray,
-                types: np.ndarray | None = None) -> "FieldStructureFactor":
+    def accumulate(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, *,
+                   field: np.ndarray) -> "FieldStructureFactor":
+        """Add one configuration (N, 3) with its per-particle ``field`` (N,)."""
         pos = np.asarray(positions, float)
         field = np.asarray(field, float)
         if field.shape != (len(pos),):
             raise ValueError(f"field must have one value per particle, shape ({len(pos)},); got {field.shape}")
         if not np.all(np.isfinite(field)):
             raise ValueError("field contains NaN or inf")
-        sel = np.ones(len(pos), bool) if self.species is None else (np.asarray(types) == self.species)
+        sel = select_species(types, len(pos), self.species)
         x = field[sel]
         x = (x - x.mean()) / (x.std() + 1e-30)
         q = wavevectors(box, self.q_max)
@@ -96,7 +104,7 @@ class FieldStructureFactor:
     @property
     def s(self) -> np.ndarray:
         if not self._acc:
-            raise RuntimeError("call compute() first")
+            raise RuntimeError("call accumulate() or compute() first")
         return _bin_by_norm(self._q, np.mean(self._acc, axis=0), self.n_bins)[1]
 
     def correlation_length(self, q_fit: float | None = None) -> tuple[float, float]:
@@ -108,7 +116,7 @@ class FieldStructureFactor:
         return {"q": self.q.tolist(), "s": self.s.tolist(), "xi": xi, "s_0": s0, "n_configurations": len(self._acc)}
 
 
-class FourPointStructureFactor:
+class FourPointStructureFactor(ComputeObject):
     """S_4(q, t) = (1/N) [<|W(q)|^2> - |<W(q)>|^2], W(q) = sum_i w_i exp(i q . r_i(0)).
 
     w_i = 1 when particle i has moved less than ``overlap_a`` (the overlap field). The
@@ -125,15 +133,21 @@ class FourPointStructureFactor:
 
     def __init__(self, overlap_a: float = 0.3, q_max: float = 2.5, n_bins: int = 12, species: int | None = 0, dimensions: int = 3) -> None:
         self.overlap_a, self.q_max, self.n_bins, self.species, self.dimensions = overlap_a, q_max, n_bins, species, dimensions
+        self.reset()
+
+    def reset(self) -> "FourPointStructureFactor":
         self._W: list[np.ndarray] = []
         self._q: np.ndarray | None = None
         self._n_sel = 0
+        return self
 
-    def accumulate(self, positions: np.ndarray, reference: np.ndarray, box: np.ndarray, types: np.ndarray | None = None) -> "FourPointStructureFactor":
+    def accumulate(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, *,
+                   reference: np.ndarray) -> "FourPointStructureFactor":
+        """Add samples: positions (N, 3) or (R, N, 3) at one lag, against ``reference`` (N, 3)."""
         pos = np.asarray(positions, float)
         pos = pos[None] if pos.ndim == 2 else pos
         ref = np.asarray(reference, float)
-        sel = np.ones(len(ref), bool) if self.species is None else (np.asarray(types) == self.species)
+        sel = select_species(types, len(ref), self.species)
         if self._q is None:
             self._q = wavevectors(box, self.q_max, self.dimensions)
         phase = np.exp(1j * ref[sel] @ self._q.T)  # (N_sel, Q)
@@ -141,6 +155,21 @@ class FourPointStructureFactor:
         self._W.extend(w @ phase)
         self._n_sel = int(sel.sum())
         return self
+
+    def compute(self, frames: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, *,
+                lag: int) -> "FourPointStructureFactor":
+        """S_4 at a lag of ``lag`` frames over every time origin of a trajectory (F, N, 3)."""
+        pos = np.asarray(frames, float)
+        if not 0 < lag < len(pos):
+            raise ValueError(f"lag must be between 1 and {len(pos) - 1} frames; got {lag}")
+        self.reset()
+        for o in range(len(pos) - lag):
+            self.accumulate(pos[o + lag], box, types, reference=pos[o])
+        return self
+
+    @property
+    def n_samples(self) -> int:
+        return len(self._W)
 
     def _per_vector(self) -> np.ndarray:
         W = np.asarray(self._W)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from glassmm.geometry import minimum_image
+
 #: sigma_ab by type pair (for bond criteria scaled per pair).
 _SIGMA = np.array([[1.0, 0.8], [0.8, 0.88]])
 
@@ -28,10 +30,6 @@ def propensity(initial: np.ndarray, replicas: np.ndarray) -> np.ndarray:
     return np.linalg.norm(reps - initial[None], axis=-1).mean(axis=0)
 
 
-def _minimum_image(d: np.ndarray, box: np.ndarray) -> np.ndarray:
-    return d - box * np.round(d / box)
-
-
 def neighbour_pairs(positions: np.ndarray, box: np.ndarray, cutoff: float = 2.0) -> np.ndarray:
     """Unordered pairs (E, 2), i < j, closer than ``cutoff`` under minimum image (scipy k-d tree)."""
     box = np.asarray(box, dtype=np.float64)
@@ -44,7 +42,7 @@ def neighbour_pairs(positions: np.ndarray, box: np.ndarray, cutoff: float = 2.0)
 
 
 def pair_distances(positions: np.ndarray, pairs: np.ndarray, box: np.ndarray) -> np.ndarray:
-    d = _minimum_image(positions[..., pairs[:, 0], :] - positions[..., pairs[:, 1], :], box)
+    d = minimum_image(positions[..., pairs[:, 0], :] - positions[..., pairs[:, 1], :], box)
     return np.linalg.norm(d, axis=-1)
 
 

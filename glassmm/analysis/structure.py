@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
+from glassmm.analysis.base import ComputeObject, select_species
 from glassmm.analysis.fourpoint import wavevectors
 
 
-class RadialDistribution:
+class RadialDistribution(ComputeObject):
     """Partial g_ab(r) (types a, b in {0, 1}; ``None`` = all particles), averaged over frames.
 
     Parameters
@@ -24,10 +25,18 @@ class RadialDistribution:
 
     def __init__(self, r_max: float | None = None, n_bins: int = 200, pair: tuple[int | None, int | None] = (None, None)) -> None:
         self.r_max, self.n_bins, self.pair = r_max, n_bins, pair
+        self._r_max_given = r_max
+        self.reset()
+
+    def reset(self) -> "RadialDistribution":
+        self.r_max = self._r_max_given
         self._hist: np.ndarray | None = None
         self._norm = 0.0
+        return self
 
-    def accumulate(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, dimensions: int = 3) -> "RadialDistribution":
+    def accumulate(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, *,
+                   dimensions: int = 3) -> "RadialDistribution":
+        """Add one frame (N, 3)."""
         box = np.asarray(box, float)
         r_max = self.r_max or 0.499 * box[:dimensions].min()
         self.r_max = r_max
@@ -36,8 +45,7 @@ class RadialDistribution:
         pos = np.mod(np.asarray(positions, float), box)
         pos[pos >= box] = 0.0
         a, b = self.pair
-        sel_a = np.ones(len(pos), bool) if a is None else (np.asarray(types) == a)
-        sel_b = np.ones(len(pos), bool) if b is None else (np.asarray(types) == b)
+        sel_a, sel_b = select_species(types, len(pos), a), select_species(types, len(pos), b)
         tree_b = cKDTree(pos[sel_b], boxsize=box)
         tree_a = cKDTree(pos[sel_a], boxsize=box)
         # cumulative ordered-pair counts at each edge (includes i == j when a == b)
@@ -76,7 +84,7 @@ class RadialDistribution:
         return finish(fig, path)
 
 
-class StaticStructureFactor:
+class StaticStructureFactor(ComputeObject):
     """S(q) = (1/N) <|sum_j exp(i q . r_j)|^2> by direct summation over lattice wavevectors.
 
     At most ``max_vectors`` wavevectors per bin are used (chosen at random, seeded) so the cost
@@ -85,13 +93,18 @@ class StaticStructureFactor:
 
     def __init__(self, q_max: float = 12.0, n_bins: int = 60, max_vectors: int = 60, species: int | None = None, seed: int = 0) -> None:
         self.q_max, self.n_bins, self.max_vectors, self.species, self.seed = q_max, n_bins, max_vectors, species, seed
+        self.reset()
+
+    def reset(self) -> "StaticStructureFactor":
         self._sum: np.ndarray | None = None
         self._n = 0
+        return self
 
-    def accumulate(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, dimensions: int = 3) -> "StaticStructureFactor":
+    def accumulate(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, *,
+                   dimensions: int = 3) -> "StaticStructureFactor":
+        """Add one frame (N, 3)."""
         pos = np.asarray(positions, float)
-        if self.species is not None:
-            pos = pos[np.asarray(types) == self.species]
+        pos = pos[select_species(types, len(pos), self.species)]
         if self._sum is None:
             q = wavevectors(box, self.q_max, dimensions)
             qn = np.linalg.norm(q, axis=1)
