@@ -9,34 +9,11 @@ Follows OpenMM 8.6's reporter protocol: ``describeNextReport`` returns a dict wi
 displacements), positions arrive as numpy arrays, set-up is deferred to the first report,
 output is flushed at every report, and ``close()`` / ``with`` end it.
 
-Model inference runs in a worker thread behind a bounded queue so MD continues; when the
+The file's schema and writer are in :mod:`glassmm.reporters.schema`, its reader in
+:mod:`glassmm.reporters.reader`. Model inference runs in a worker thread behind a bounded queue so MD continues; when the
 worker falls behind, ``on_full="wait"`` blocks MD and ``"skip"`` drops that frame's
 inference and counts it. Frames are written in step order by the worker, each labelled
 with its step and time.
-
-HDF5 schema (version 1), one file per run; every dataset grows along axis 0 (frames):
-
-==============================  ============  ==========================================
-path                            shape         meaning (reduced LJ units)
-==============================  ============  ==========================================
-``step``                        (F,) int64    MD step of the frame
-``time``                        (F,)          simulation time (tau)
-``positions``                   (F, N, 3) f4  unwrapped positions of the frame
-``propensity``                  (F, N) f4     predicted propensity (NaN when skipped)
-``temperature_estimate``        (F,)          T-BOTAN estimate (NaN without T head)
-``kinetic_temperature``         (F,)          from velocities, dof = 3N - 3
-``thermostat_temperature``      (F,)          integrator setting (NaN for NVE)
-``analysis/msd``, ``fs``,       (F,)          against the reference frame (``start``) or
-``overlap``                                   the previous report (``moving``)
-``dynamics/lag``, ``msd``,      (L,)          multiple-origin averages over all report
-``fs``, ``overlap``, ``chi4``,                pairs so far (rewritten at every report)
-``n_samples``
-``types``                       (N,) int8
-``reference_positions``         (N, 3)        positions at the first report
-==============================  ============  ==========================================
-
-Attributes: ``schema_version``, ``model_metadata`` (JSON), ``box``, ``report_interval``,
-``skipped_inferences``, ``model_errors``, ``backend``.
 """
 
 from __future__ import annotations
@@ -50,8 +27,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from glassmm import geometry, units
+from glassmm.analysis import SelfDynamics, self_scattering
+from glassmm.reporters.schema import ReportWriter, analysis_attrs
+
 log = logging.getLogger("glassmm.reporter")
-SCHEMA_VERSION = 1
 _ANALYSES = ("msd", "fs", "overlap")
 
 
@@ -149,7 +129,7 @@ class GlassReporter:
             if system is not None:
                 types = np.asarray(system.types)
                 self.predictor.check_system(len(types), types, getattr(system, "dimensions", 3))
-        self._h5 = None
+        self._writer = None
         self._queue: queue.Queue | None = None
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -171,11 +151,9 @@ class GlassReporter:
         if self._error is not None:  # a strict-mode failure in the worker
             err, self._error = self._error, None
             raise err
-        import openmm.unit as u
-
         step = int(simulation.currentStep)
-        pos = np.asarray(state.getPositions(asNumpy=True).value_in_unit(u.nanometer), dtype=np.float64)
-        if self._h5 is None:
+        pos = units.positions_from_openmm(state.getPositions(asNumpy=True))
+        if self._writer is None:
             self._setup(simulation, state, pos)
         if step <= self._last_step:
             return  # restarted run: this frame is already in the file
@@ -187,12 +165,11 @@ class GlassReporter:
                 f"{self.file} holds every frame up to step {self._last_step}. Reduce the timestep, "
                 "minimise the starting configuration, or check the temperature."
             )
-        vel = np.asarray(state.getVelocities(asNumpy=True).value_in_unit(u.nanometer / u.picosecond))
-        n = len(pos)
-        t_kin = float(np.sum(vel * vel) / (3 * n - 3))  # m = 1
+        vel = units.velocities_from_openmm(state.getVelocities(asNumpy=True))
+        t_kin = geometry.kinetic_temperature(vel, self._masses, dof=self._dof)
         frame = {
             "step": step,
-            "time": float(state.getTime().value_in_unit(u.picosecond)),
+            "time": units.as_reduced_time(state.getTime()),
             "kinetic_temperature": t_kin,
             "thermostat_temperature": self._thermostat_T(simulation),
             **self._analyse(pos),
@@ -202,10 +179,6 @@ class GlassReporter:
 
     # ------------------------------------------------------------------ set-up
     def _setup(self, simulation: Any, state: Any, pos: np.ndarray) -> None:
-        import h5py
-
-        from glassmm import units
-
         system = simulation.system
         n = system.getNumParticles()
         types = _types_from_system(system)
@@ -213,52 +186,34 @@ class GlassReporter:
         self._box = box
         self._types = types
         self._sel = np.ones(n, bool) if self.species is None else (types == self.species)
+        self._dims = geometry.infer_dimensions(pos)
+        self._masses = np.array([units.mass_from_openmm(system.getParticleMass(i)) for i in range(n)])
+        self._dof = geometry.degrees_of_freedom(n, self._dims)
         if self.predictor is not None:
-            dims = 2 if np.allclose(pos[:, 2], pos[0, 2]) else 3
-            self.predictor.check_system(n, types, dims)
+            self.predictor.check_system(n, types, self._dims)
             density = n / float(np.prod(box))
             if abs(density - 1.2) > 0.12:
                 raise ValueError(f"model was trained at number density 1.2; this system has {density:.3f} "
                                  "(are positions in sigma = nm? see glassmm.units)")
         exists = self.file.exists()
+        self._writer = ReportWriter(self.file, n)
         if exists and self.append:
-            self._h5 = h5py.File(self.file, "a")
-            h = self._h5
-            if int(h.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
-                raise ValueError(f"{self.file}: not a glassmm report file of schema {SCHEMA_VERSION}")
-            if h["types"].shape[0] != n:
-                raise ValueError(f"{self.file} has {h['types'].shape[0]} particles; this system has {n}")
-            self._last_step = int(h["step"][-1]) if h["step"].shape[0] else -1
-            self._reference = h["reference_positions"][()]
-            self.frames_written = h["step"].shape[0]
-            self.skipped = int(h.attrs.get("skipped_inferences", 0))
-            self.model_errors = int(h.attrs.get("model_errors", 0))
-            self._origins = [(float(t), p) for t, p in zip(h["origins/time"][()], h["origins/positions"][()])]
+            state_on_disk = self._writer.open_existing()
+            self._last_step = state_on_disk["last_step"]
+            self._reference = state_on_disk["reference"]
+            self.frames_written = state_on_disk["frames"]
+            self.skipped = state_on_disk["skipped"]
+            self.model_errors = state_on_disk["model_errors"]
+            self._origins = state_on_disk["origins"]
         else:
             if exists:
                 raise FileExistsError(f"{self.file} exists; pass append=True to continue it or remove it")
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            self._h5 = h5py.File(self.file, "w")
-            h = self._h5
-            h.attrs["schema_version"] = SCHEMA_VERSION
-            h.attrs["box"] = box
-            h.attrs["report_interval"] = self._interval
-            h.attrs["model_metadata"] = json.dumps(self.predictor.metadata if self.predictor else None)
-            h.attrs["backend"] = getattr(self.predictor, "backend_name", "") if self.predictor else ""
-            h.attrs["analysis"] = json.dumps({"q": self.q, "overlap_a": self.overlap_a, "species": self.species,
-                                              "reference": self.reference})
-            h.create_dataset("types", data=types.astype(np.int8))
-            h.create_dataset("reference_positions", data=pos)
-            for name, dt in [("step", "i8"), ("time", "f8"), ("temperature_estimate", "f8"),
-                             ("kinetic_temperature", "f8"), ("thermostat_temperature", "f8")]:
-                h.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dt)
-            h.create_dataset("propensity", shape=(0, n), maxshape=(None, n), dtype="f4", chunks=(1, n))
-            h.create_dataset("positions", shape=(0, n, 3), maxshape=(None, n, 3), dtype="f4", chunks=(1, n, 3))
-            for name in self.analyses:
-                h.create_dataset(f"analysis/{name}", shape=(0,), maxshape=(None,), dtype="f8")
-            h.create_dataset("origins/time", shape=(0,), maxshape=(None,), dtype="f8")
-            h.create_dataset("origins/positions", shape=(0, n, 3), maxshape=(None, n, 3), dtype="f8", chunks=(1, n, 3))
-            h.flush()
+            self._writer.create(types, pos, {
+                "box": box, "report_interval": self._interval,
+                "model_metadata": json.dumps(self.predictor.metadata if self.predictor else None),
+                "backend": getattr(self.predictor, "backend_name", "") if self.predictor else "",
+                "analysis": analysis_attrs(self.q, self.overlap_a, self.species, self.reference),
+            }, self.analyses)
             self._reference = pos.copy()
             self._origins = []
         self._prev = self._reference if not self._origins else self._origins[-1][1]
@@ -271,8 +226,6 @@ class GlassReporter:
     def _thermostat_T(simulation: Any) -> float:
         integ = simulation.integrator
         if hasattr(integ, "getTemperature"):
-            from glassmm import units
-
             return units.as_reduced_temperature(integ.getTemperature())
         return float("nan")
 
@@ -285,7 +238,7 @@ class GlassReporter:
         if "msd" in self.analyses:
             out["msd"] = float(np.mean(r * r))
         if "fs" in self.analyses:
-            out["fs"] = float(np.mean(np.sinc(self.q * r / np.pi)))
+            out["fs"] = float(np.mean(self_scattering(r, self.q, self._dims)))
         if "overlap" in self.analyses:
             out["overlap"] = float(np.mean(r < self.overlap_a))
         self._prev = pos.copy()
@@ -293,16 +246,14 @@ class GlassReporter:
 
     def _dynamics(self, time: float, pos: np.ndarray):
         """Multiple-origin self dynamics over all stored origins (incremental: new pairs only)."""
-        from glassmm.analysis import SelfDynamics
-
         if not hasattr(self, "_sd"):
-            self._sd = SelfDynamics(q=self.q, overlap_a=self.overlap_a, species=self.species)
+            self._sd = SelfDynamics(q=self.q, overlap_a=self.overlap_a, species=self.species, dimensions=self._dims)
             # rebuild from stored origins on append (pairs among them)
             for k, (t1, p1) in enumerate(self._origins):
                 for t0, p0 in self._origins[:k]:
-                    self._sd.accumulate(t1 - t0, p1, p0, self._types)
+                    self._sd.accumulate(p1, self._box, self._types, reference=p0, time=t1 - t0)
         for t0, p0 in self._origins:
-            self._sd.accumulate(time - t0, pos, p0, self._types)
+            self._sd.accumulate(pos, self._box, self._types, reference=p0, time=time - t0)
         return self._sd
 
     # ------------------------------------------------------------------ inference + writing
@@ -357,47 +308,19 @@ class GlassReporter:
             self._write(frame, pos, prop, t_est)
 
     def _write(self, frame: dict[str, Any], pos: np.ndarray, prop: np.ndarray, t_est: float) -> None:
-        h = self._h5
-        k = h["step"].shape[0]
         row = {"step": frame["step"], "time": frame["time"], "temperature_estimate": t_est,
                "kinetic_temperature": frame["kinetic_temperature"],
                "thermostat_temperature": frame["thermostat_temperature"]}
-        for name, v in row.items():
-            h[name].resize((k + 1,))
-            h[name][k] = v
-        h["propensity"].resize((k + 1, prop.shape[0]))
-        h["propensity"][k] = prop
-        h["positions"].resize((k + 1, *pos.shape))
-        h["positions"][k] = pos
-        for name in self.analyses:
-            h[f"analysis/{name}"].resize((k + 1,))
-            h[f"analysis/{name}"][k] = frame[name]
+        k = self._writer.append(row, pos, prop, {name: frame[name] for name in self.analyses})
         sd = self._dynamics(frame["time"], pos)
         self._origins.append((frame["time"], pos))
         shifted = len(self._origins) > self.max_origins
         if shifted:
             self._origins.pop(0)
-        m = len(self._origins)
-        o = h["origins"]
-        o["time"].resize((m,))
-        o["time"][:] = [t for t, _ in self._origins]
-        o["positions"].resize((m, *pos.shape))
-        if shifted:  # the window moved: rewrite it
-            o["positions"][:] = np.stack([p for _, p in self._origins])
-        else:
-            o["positions"][m - 1] = pos
-        if "dynamics" in h:
-            del h["dynamics"]
-        try:
-            g = h.create_group("dynamics")
-            g["lag"], g["msd"], g["fs"], g["overlap"] = sd.times, sd.msd, sd.fs, sd.overlap
-            g["chi4"], g["n_samples"] = sd.chi4, sd.n_samples
-        except RuntimeError:  # no samples yet (first frame)
-            pass
-        h.attrs["skipped_inferences"] = self.skipped
-        h.attrs["model_errors"] = self.model_errors
-        h.flush()
-        self.frames_written = k + 1
+        self._writer.write_origins(self._origins, rewrite=shifted)  # the window moved: rewrite it
+        self._writer.write_dynamics(sd)
+        self._writer.flush(self.skipped, self.model_errors)
+        self.frames_written = k
 
     # ------------------------------------------------------------------ lifecycle
     def flush(self) -> None:
@@ -412,12 +335,9 @@ class GlassReporter:
             self._queue.join()
             self._queue.put(None)
             self._worker.join()
-        if self._h5 is not None:
+        if self._writer is not None:
             with self._lock:
-                self._h5.attrs["skipped_inferences"] = self.skipped
-                self._h5.attrs["model_errors"] = self.model_errors
-                self._h5.flush()
-                self._h5.close()
+                self._writer.close(self.skipped, self.model_errors)
         self._closed = True
         if self._error is not None and self.strict:
             err, self._error = self._error, None
@@ -448,92 +368,3 @@ def _types_from_system(system: Any) -> np.ndarray:
                      "build it with glassmm.KobAndersen")
 
 
-# ---------------------------------------------------------------------- reading
-class ReportFile:
-    """Read a GlassReporter HDF5 file (all arrays loaded on access)."""
-
-    def __init__(self, path: str | Path) -> None:
-        import h5py
-
-        self.path = Path(path)
-        try:
-            self._h = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise ValueError(f"{path}: not a readable HDF5 report ({exc})") from exc
-        if int(self._h.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
-            raise ValueError(f"{path}: not a glassmm report file (schema {SCHEMA_VERSION})")
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        return self._h[key][()]
-
-    @property
-    def model_metadata(self) -> dict | None:
-        return json.loads(self._h.attrs["model_metadata"])
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        return dict(self._h.attrs)
-
-    def keys(self) -> list[str]:
-        out: list[str] = []
-        self._h.visit(lambda k: out.append(k) if hasattr(self._h[k], "shape") else None)
-        return out
-
-    def close(self) -> None:
-        self._h.close()
-
-    def __enter__(self) -> "ReportFile":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def plot(self, prefix: str | Path, frame: int = -1) -> list[str]:
-        """PNG plots: propensity field of a frame (slab projection), temperatures vs time, analyses."""
-        from glassmm.analysis._plot import finish, pyplot
-
-        plt = pyplot()
-        prefix = Path(prefix)
-        out = []
-        t = self["time"]
-        prop = self["propensity"]
-        if prop.shape[0] and np.isfinite(prop[frame]).any():
-            box = self._h.attrs["box"]
-            types = self["types"]
-            wrapped = np.mod(self._h["positions"][frame], box)
-            # A particles in a slab |z - L/2| < 1.5, on their own colour scale (B particles are
-            # predicted ~2x more mobile and would otherwise set the colours)
-            sel = (np.abs(wrapped[:, 2] - box[2] / 2) < 1.5) & (types == 0)
-            fig, ax = plt.subplots(figsize=(6, 5.4))
-            sc = ax.scatter(wrapped[sel, 0], wrapped[sel, 1], c=prop[frame][sel], s=40, cmap="inferno")
-            fig.colorbar(sc, label="predicted propensity (A)")
-            ax.set_aspect("equal"); ax.set_xlabel("x"); ax.set_ylabel("y")
-            ax.set_title(f"A particles, step {self['step'][frame]} (slab |z - L/2| < 1.5)")
-            p = prefix.parent / f"{prefix.name}_propensity.png"
-            finish(fig, p); out.append(str(p))
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(t, self["kinetic_temperature"], label="kinetic")
-        if np.isfinite(self["thermostat_temperature"]).any():
-            ax.plot(t, self["thermostat_temperature"], "k--", label="thermostat")
-        if np.isfinite(self["temperature_estimate"]).any():
-            ax.plot(t, self["temperature_estimate"], "o-", label="T-BOTAN estimate")
-        ax.set_xlabel("t / tau"); ax.set_ylabel("T"); ax.legend()
-        p = prefix.parent / f"{prefix.name}_temperature.png"
-        finish(fig, p); out.append(str(p))
-        if "dynamics/lag" in self._h:
-            fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-            lag = self["dynamics/lag"]
-            axes[0].loglog(lag, self["dynamics/msd"], "o-"); axes[0].set_ylabel("MSD")
-            axes[1].semilogx(lag, self["dynamics/fs"], "o-", label="F_s"); axes[1].semilogx(lag, self["dynamics/overlap"], "s--", label="Q")
-            axes[1].legend()
-            axes[2].semilogx(lag, self["dynamics/chi4"], "o-"); axes[2].set_ylabel(r"$\chi_4$")
-            for ax in axes:
-                ax.set_xlabel("lag / tau")
-            fig.tight_layout()
-            p = prefix.parent / f"{prefix.name}_dynamics.png"
-            finish(fig, p); out.append(str(p))
-        return out
-
-
-def read_report(path: str | Path) -> ReportFile:
-    return ReportFile(path)

@@ -1,0 +1,12 @@
+"""GlassReporter, the OpenMM reporter of live ML estimates and on-the-fly dynamics, and its file.
+
+Rooms: :mod:`reporter` (the reporter: OpenMM protocol, inference worker, per-frame analysis),
+:mod:`schema` (the HDF5 schema and its writer, defined once), :mod:`reader` (``ReportFile``,
+``read_report``) and :mod:`plots` (figures of a report file).
+"""
+
+from glassmm.reporters.reader import ReportFile, read_report
+from glassmm.reporters.reporter import GlassReporter, SimulationBlewUp
+from glassmm.reporters.schema import SCHEMA_VERSION
+
+__all__ = ["GlassReporter", "ReportFile", "SCHEMA_VERSION", "SimulationBlewUp", "read_report"]
