@@ -110,7 +110,7 @@ def make_dataset(
     Returns the table as a dict.
     """
     from glassmm.isoconf import run_isoconfigurational
-    from glassmm.simulation import create_simulation, get_positions, get_velocities, melt_and_quench, run
+    from glassmm.simulation import create_simulation, get_positions, melt_and_quench, run
     from glassmm.systems import KobAndersen
 
     output = Path(output)
@@ -127,37 +127,9 @@ def make_dataset(
         ka = KobAndersen(n_particles, positions="random", seed=seed + i)
         sim = create_simulation(ka, "langevin", temperature=T, dt=dt, platform=platform, seed=seed + i)
         melt_and_quench(sim, T, equilibration_time=min_equilibration, dt=dt, progress=progress and f"T={T} equilibrate")
-        def measure() -> float:
-            # on a Nose-Hoover copy, so the Langevin chain the configurations come from goes on untouched
-            ka.positions_reduced = get_positions(sim.context)
-            v = get_velocities(sim.context)
-            # zero total momentum: Nose-Hoover conserves it, so a Langevin chain's leftover
-            # momentum would drift the whole liquid for the entire measurement
-            nh = create_simulation(ka, "nose-hoover", temperature=T, dt=dt, platform=platform, seed=seed + i,
-                                   velocities=zero_momentum(v))
-            t, _ = measure_tau_alpha(nh, ka.types, frame_interval=max(dt, 0.02), max_time=2000.0, dt=dt,
-                                     progress=progress and f"T={T} tau_alpha")
-            if not np.isfinite(t):
-                raise RuntimeError(f"tau_alpha at T={T} did not decay within 2000 tau; choose a higher temperature")
-            return t
-
-        # A fresh quench ages: measured right after it, F_s decays faster than in the
-        # equilibrium liquid (at T = 0.65 the estimates went 5.4, 8.8, 9.6 tau). So
-        # equilibrate for equilibration_taus x tau and re-measure until tau stops growing.
-        estimates = [measure()]
-        equilibrated, converged = min_equilibration, False
-        while True:
-            extra = max(equilibration_taus * estimates[-1], min_equilibration)
-            run(sim, int(round(extra / dt)), progress and f"T={T} more equilibration")
-            equilibrated += extra
-            estimates.append(measure())
-            if estimates[-1] <= (1 + tau_tolerance) * estimates[-2]:
-                converged = True
-                break
-            if equilibrated >= max_equilibration:
-                warnings.warn(f"T={T}: tau_alpha still growing after {equilibrated:.0f} tau of equilibration "
-                              f"({estimates}); the liquid is not equilibrated: raise max_equilibration or T")
-                break
+        estimates, equilibrated, converged = _equilibrate_until_tau_converges(
+            sim, ka, T, dt, platform, seed + i, equilibration_taus, min_equilibration, max_equilibration,
+            tau_tolerance, progress)
         tau = estimates[-1]
         times = np.unique(np.maximum(1, np.round(np.asarray(tau_multiples) * tau / dt)).astype(int)) * dt
         files = []
@@ -182,6 +154,47 @@ def make_dataset(
     with atomic_write(output / "tau_alpha.json", "w") as fh:
         json.dump(table, fh, indent=2)
     return table
+
+
+def _equilibrate_until_tau_converges(
+    sim: Any, ka: Any, T: float, dt: float, platform: str, seed: int, equilibration_taus: float,
+    min_equilibration: float, max_equilibration: float, tau_tolerance: float, progress: bool,
+) -> tuple[list[float], float, bool]:
+    """Measure tau_alpha, equilibrate ``equilibration_taus`` x tau more, re-measure, until it stops growing.
+
+    A fresh quench ages: measured right after it, F_s decays faster than in the equilibrium
+    liquid (at T = 0.65 the estimates went 5.4, 8.8, 9.6 tau). Returns the estimates (reduced,
+    tau), the equilibration time spent and whether they converged within ``tau_tolerance``.
+    """
+    from glassmm.simulation import create_simulation, get_positions, get_velocities, run
+
+    def measure() -> float:
+        # on a Nose-Hoover copy, so the Langevin chain the configurations come from goes on untouched
+        ka.positions_reduced = get_positions(sim.context)
+        v = get_velocities(sim.context)
+        # zero total momentum: Nose-Hoover conserves it, so a Langevin chain's leftover
+        # momentum would drift the whole liquid for the entire measurement
+        nh = create_simulation(ka, "nose-hoover", temperature=T, dt=dt, platform=platform, seed=seed,
+                               velocities=zero_momentum(v))
+        t, _ = measure_tau_alpha(nh, ka.types, frame_interval=max(dt, 0.02), max_time=2000.0, dt=dt,
+                                 progress=progress and f"T={T} tau_alpha")
+        if not np.isfinite(t):
+            raise RuntimeError(f"tau_alpha at T={T} did not decay within 2000 tau; choose a higher temperature")
+        return t
+
+    estimates = [measure()]
+    equilibrated = min_equilibration
+    while True:
+        extra = max(equilibration_taus * estimates[-1], min_equilibration)
+        run(sim, int(round(extra / dt)), progress and f"T={T} more equilibration")
+        equilibrated += extra
+        estimates.append(measure())
+        if estimates[-1] <= (1 + tau_tolerance) * estimates[-2]:
+            return estimates, equilibrated, True
+        if equilibrated >= max_equilibration:
+            warnings.warn(f"T={T}: tau_alpha still growing after {equilibrated:.0f} tau of equilibration "
+                          f"({estimates}); the liquid is not equilibrated: raise max_equilibration or T")
+            return estimates, equilibrated, False
 
 
 def _finished_temperatures(path: Path, table: dict[str, Any]) -> dict[float, dict[str, Any]]:

@@ -32,8 +32,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from glassmm._version import __version__
 from glassmm.geometry import infer_dimensions
 from glassmm.io import Configuration, atomic_write, save_npz
+from glassmm.units import as_reduced_temperature
 
 
 def log_spaced_times(t_max: float, n: int = 8, t_min: float | None = None, dt: float = 0.005) -> np.ndarray:
@@ -149,20 +151,10 @@ def run_isoconfigurational(
     workers : int
         Processes for the local executor.
     """
-    from glassmm._version import __version__
-    from glassmm.units import as_reduced_temperature
-
     T = as_reduced_temperature(temperature)
-    times = log_spaced_times(10.0, dt=dt) if times is None else np.asarray(times, dtype=float)
-    if times.ndim != 1 or len(times) == 0 or np.any(times <= 0) or np.any(np.diff(times) <= 0):
-        raise ValueError(f"times must be positive and increasing; got {times}")
-    steps = np.round(times / dt).astype(np.int64)
-    if np.any(np.abs(steps * dt - times) > 1e-9 * np.maximum(times, 1)):
-        raise ValueError(f"times {times.tolist()} are not multiples of dt = {dt}")
+    times, steps = _recording_steps(times, dt)
     output = Path(output)
     parts = output.parent / f"{output.name}.parts"
-    parts.mkdir(parents=True, exist_ok=True)
-    dims = infer_dimensions(config.positions)
     seeds = [replica_seed(seed, r) for r in range(n_replicas)]
     signature = {
         "n_particles": config.n_particles,
@@ -173,24 +165,12 @@ def run_isoconfigurational(
         "seed": seed,
         "positions_checksum": float(np.round(np.sum(config.positions * np.arange(1, 4)), 8)),
     }
-    sig_file = parts / "signature.json"
-    if sig_file.exists():
-        old = json.loads(sig_file.read_text())
-        if old != signature:
-            raise ValueError(
-                f"{parts} holds replicas of a different run ({_diff(old, signature)}); "
-                "remove it or choose another output"
-            )
-    else:
-        with atomic_write(sig_file, "w") as fh:
-            json.dump(signature, fh)
+    _claim_parts(parts, signature)
 
     def part_path(r: int) -> Path:
         return parts / f"replica_{r:04d}.npz"
 
     todo = [r for r in range(n_replicas) if not _part_ok(part_path(r), len(steps), config.n_particles)]
-    args = (config.positions, config.types, config.box, T, steps.tolist())
-    kw = dict(dt=dt, integrator=integrator, platform=platform, dimensions=dims)
     bar = None
     if progress and todo:
         from tqdm.auto import tqdm
@@ -205,10 +185,69 @@ def run_isoconfigurational(
             on_replica_done(r)
 
     t0 = _time.perf_counter()
+    job = ReplicaJob(config.positions, config.types, config.box, T, steps.tolist(),
+                     dict(dt=dt, integrator=integrator, platform=platform, dimensions=infer_dimensions(config.positions)))
+    _run_replicas(job, {r: seeds[r] for r in todo}, executor, workers, finished)
+    wall = _time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+
+    replicas = np.stack([np.load(part_path(r))["positions"] for r in range(n_replicas)])  # (R, K, N, 3)
+    files = _write_time_files(output, config, T, times, dt, replicas, seeds, seed, integrator)
+    meta = output.parent / f"{output.name}.json"
+    with atomic_write(meta, "w") as fh:
+        json.dump({**signature, "times": times.tolist(), "n_replicas": n_replicas,
+                   "files": [str(f) for f in files], "glassmm_version": __version__}, fh, indent=2)
+    return IsoconfResult(files, meta, times, n_replicas, wall, len(todo))
+
+
+def _recording_steps(times: Sequence[float] | None, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Recording times (reduced) and their step counts; refuses times off the step grid."""
+    times = log_spaced_times(10.0, dt=dt) if times is None else np.asarray(times, dtype=float)
+    if times.ndim != 1 or len(times) == 0 or np.any(times <= 0) or np.any(np.diff(times) <= 0):
+        raise ValueError(f"times must be positive and increasing; got {times}")
+    steps = np.round(times / dt).astype(np.int64)
+    if np.any(np.abs(steps * dt - times) > 1e-9 * np.maximum(times, 1)):
+        raise ValueError(f"times {times.tolist()} are not multiples of dt = {dt}")
+    return times, steps
+
+
+def _claim_parts(parts: Path, signature: dict[str, Any]) -> None:
+    """Create the replica folder, or check that the replicas already in it are of this run."""
+    parts.mkdir(parents=True, exist_ok=True)
+    sig_file = parts / "signature.json"
+    if sig_file.exists():
+        old = json.loads(sig_file.read_text())
+        if old != signature:
+            raise ValueError(
+                f"{parts} holds replicas of a different run ({_diff(old, signature)}); "
+                "remove it or choose another output"
+            )
+    else:
+        with atomic_write(sig_file, "w") as fh:
+            json.dump(signature, fh)
+
+
+@dataclass
+class ReplicaJob:
+    """What every replica of one ensemble shares (reduced units); ``options`` go to :func:`run_replica`."""
+
+    positions: np.ndarray
+    types: np.ndarray
+    box: np.ndarray
+    temperature: float
+    steps: list[int]
+    options: dict[str, Any]
+
+
+def _run_replicas(job: ReplicaJob, seeds: dict[int, int], executor: Any, workers: int,
+                  finished: Callable[[int, np.ndarray], None]) -> None:
+    """Run the replicas ``seeds`` (replica -> seed) on the executor, calling ``finished`` as each ends."""
+    args = (job.positions, job.types, job.box, job.temperature, job.steps)
     kind, client = _resolve_executor(executor, workers)
     if kind == "local" and workers <= 1:
-        for r in todo:
-            finished(r, run_replica(*args, seed=seeds[r], **kw))
+        for r, sd in seeds.items():
+            finished(r, run_replica(*args, seed=sd, **job.options))
     elif kind == "local":
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -216,21 +255,22 @@ def run_isoconfigurational(
         # spawn, not fork: the parent may already hold OpenMM/torch thread pools, and a forked
         # child inherits their locks mid-flight (CI saw a segfault in the child's first GC).
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futs = {pool.submit(run_replica, *args, seed=seeds[r], **kw): r for r in todo}
+            futs = {pool.submit(run_replica, *args, seed=sd, **job.options): r for r, sd in seeds.items()}
             for fut in as_completed(futs):
                 finished(futs[fut], fut.result())
     else:
         from distributed import as_completed as dask_completed
 
         scattered = client.scatter(list(args[:3]), broadcast=True)
-        futs = {client.submit(run_replica, *scattered, T, steps.tolist(), seed=seeds[r], pure=False, **kw): r for r in todo}
+        futs = {client.submit(run_replica, *scattered, *args[3:], seed=sd, pure=False, **job.options): r
+                for r, sd in seeds.items()}
         for fut in dask_completed(list(futs)):
             finished(futs[fut], fut.result())
-    wall = _time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
 
-    replicas = np.stack([np.load(part_path(r))["positions"] for r in range(n_replicas)])  # (R, K, N, 3)
+
+def _write_time_files(output: Path, config: Configuration, T: float, times: np.ndarray, dt: float,
+                      replicas: np.ndarray, seeds: list[int], seed: int, integrator: str) -> list[Path]:
+    """One BOTAN-layout npz per recording time: ``OUTPUT_t<k>.npz``."""
     files = []
     for k, t in enumerate(times):
         path = output.parent / f"{output.name}_t{k}.npz"
@@ -250,11 +290,7 @@ def run_isoconfigurational(
             **({"initial_positions_inherent": config.inherent_positions} if config.inherent_positions is not None else {}),
         )
         files.append(path)
-    meta = output.parent / f"{output.name}.json"
-    with atomic_write(meta, "w") as fh:
-        json.dump({**signature, "times": times.tolist(), "n_replicas": n_replicas,
-                   "files": [str(f) for f in files], "glassmm_version": __version__}, fh, indent=2)
-    return IsoconfResult(files, meta, times, n_replicas, wall, len(todo))
+    return files
 
 
 def _part_ok(path: Path, n_times: int, n: int) -> bool:

@@ -42,14 +42,7 @@ def simulate(
 
     from glassmm import units
     from glassmm.io import Configuration, load_configuration, save_configuration
-    from glassmm.simulation import (
-        create_simulation,
-        get_positions,
-        melt_and_quench,
-        potential_energy,
-        run,
-        set_temperature,
-    )
+    from glassmm.simulation import get_positions, potential_energy, run
     from glassmm.systems import KobAndersen
 
     T = units.as_reduced_temperature(temperature)
@@ -57,21 +50,7 @@ def simulate(
         ka = KobAndersen.from_configuration(load_configuration(input, density=density))
     else:
         ka = KobAndersen(n_particles, density=density, dimensions=dimensions, positions="random", seed=seed)
-    start_integrator = "langevin" if (melt and integrator == "nve") else integrator
-    sim = create_simulation(ka, start_integrator, temperature=T, dt=dt, platform=platform,
-                            precision=precision, seed=seed)
-    if melt:
-        melt_and_quench(sim, T, equilibration_time=equilibration_time, dt=dt, progress=progress)
-    else:
-        set_temperature(sim, T) if integrator != "nve" else None
-        run(sim, int(round(equilibration_time / dt)), progress and "equilibrate")
-    if start_integrator != integrator:
-        # Switch to NVE for production: carry positions and velocities over.
-        state = sim.context.getState(positions=True, velocities=True)
-        ka.positions_reduced = get_positions(sim.context)
-        sim = create_simulation(ka, integrator, temperature=T, dt=dt, platform=platform,
-                                precision=precision, seed=seed, velocities=None)
-        sim.context.setVelocities(state.getVelocities())
+    sim = _equilibrated(ka, T, integrator, melt, equilibration_time, dt, platform, precision, seed, progress)
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +79,85 @@ def simulate(
         "steps_per_s": n_prod / wall if wall > 0 else float("nan"),
         "potential_energy_per_particle": potential_energy(sim.context) / ka.n_particles,
     }
+
+
+def inspect_configuration(path: str | Path, density: float = 1.2, platform: str = "Reference") -> dict[str, Any]:
+    """Facts about a configuration file as a dict (the API behind ``glassmm inspect``)."""
+    from glassmm.geometry import infer_dimensions
+    from glassmm.io import load_configuration
+    from glassmm.simulation import potential_energy_per_particle
+
+    c = load_configuration(path, density=density)
+    n_b = int(np.sum(c.types == 1))
+    dims = infer_dimensions(c.positions)
+    out: dict[str, Any] = {
+        "file": str(path),
+        "n_particles": c.n_particles,
+        "n_a": c.n_particles - n_b,
+        "n_b": n_b,
+        "fraction_a": (c.n_particles - n_b) / c.n_particles,
+        "dimensions": dims,
+        "box": c.box.tolist(),
+        "box_inferred": c.box_inferred,
+        "density": c.n_particles / float(np.prod(c.box[:dims])),
+        "temperature": c.temperature,
+        "potential_energy_per_particle": potential_energy_per_particle(c.positions, c.types, c.box, platform),
+        "keys": sorted(["types", "initial_positions", *c.extra.keys()]),
+    }
+    if c.replica_positions is not None:
+        out["n_replicas"] = int(np.asarray(c.replica_positions).reshape(-1, c.n_particles, 3).shape[0])
+    if c.inherent_positions is not None:
+        out["inherent_energy_per_particle"] = potential_energy_per_particle(
+            c.inherent_positions, c.types, c.box, platform
+        )
+    return out
+
+
+def predict_file(path: str | Path, model: str, output: str | Path | None = None) -> dict[str, Any]:
+    """Propensity (and temperature) of a configuration file (the API behind ``glassmm predict``).
+
+    Writes ``output`` (npz: propensity (N,), types, temperature) when given; returns a summary
+    with the mean and spread of the A particles' propensity (reduced length).
+    """
+    from glassmm.io import load_configuration, save_npz
+    from glassmm.models.artifact import load_model
+
+    c = load_configuration(path)
+    predictor = load_model(model)
+    predictor.check_system(c.n_particles, c.types)
+    pred = predictor(c.positions, c.box, c.types, inherent_positions=c.inherent_positions)
+    if output:
+        save_npz(output, propensity=pred.propensity, types=c.types,
+                 **({"temperature": np.float64(pred.temperature)} if pred.temperature is not None else {}))
+    A = c.types == 0
+    return {"file": str(path), "model": str(model), "n_particles": c.n_particles,
+            "propensity_mean_A": float(pred.propensity[A].mean()), "propensity_std_A": float(pred.propensity[A].std()),
+            "temperature": pred.temperature, "output": None if output is None else str(output)}
+
+
+def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_time: float, dt: float,
+                  platform: str, precision: str | None, seed: int, progress: bool) -> Any:
+    """A simulation of ``ka`` equilibrated at ``T`` (melted and quenched first when ``melt``), on ``integrator``.
+
+    NVE production starts from a Langevin equilibration; positions and velocities carry over.
+    """
+    from glassmm.simulation import create_simulation, get_positions, melt_and_quench, run, set_temperature
+
+    start_integrator = "langevin" if (melt and integrator == "nve") else integrator
+    sim = create_simulation(ka, start_integrator, temperature=T, dt=dt, platform=platform,
+                            precision=precision, seed=seed)
+    if melt:
+        melt_and_quench(sim, T, equilibration_time=equilibration_time, dt=dt, progress=progress)
+    else:
+        set_temperature(sim, T) if integrator != "nve" else None
+        run(sim, int(round(equilibration_time / dt)), progress and "equilibrate")
+    if start_integrator != integrator:
+        state = sim.context.getState(positions=True, velocities=True)
+        ka.positions_reduced = get_positions(sim.context)
+        sim = create_simulation(ka, integrator, temperature=T, dt=dt, platform=platform,
+                                precision=precision, seed=seed, velocities=None)
+        sim.context.setVelocities(state.getVelocities())
+    return sim
 
 
 def quench_file(

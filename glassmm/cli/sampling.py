@@ -1,0 +1,72 @@
+"""`glassmm` subcommands -- The generative-proposal sampler: train-proposal, sample."""
+
+from __future__ import annotations
+
+import argparse
+
+
+from glassmm.cli.output import print_json
+
+
+# ---------------------------------------------------------------------------- sampler
+def _add_small_ka_args(p: argparse.ArgumentParser) -> None:
+    """Where the sampler's KA system comes from (shared by train-proposal and sample)."""
+    p.add_argument("--input", help="start from this npz configuration (else a fresh melt of -n particles)")
+    p.add_argument("-n", "--n-particles", type=int, default=200)
+    p.add_argument("-T", "--temperature", type=float, required=True, help="reduced temperature")
+    p.add_argument("--platform", default="CPU")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _add_train_proposal(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-proposal", help="train a CNF or diffusion jump-proposal model on glassmm's own MD")
+    _add_small_ka_args(p)
+    p.add_argument("--kind", default="cnf", choices=("cnf", "diffusion"))
+    p.add_argument("--lag", type=float, default=2.0, help="jump lag (tau)")
+    p.add_argument("--pairs", type=int, default=150, help="number of (x_t, x_t+lag) pairs")
+    p.add_argument("--stride", type=float, default=0.5, help="time between pair origins (tau)")
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("-o", "--output", required=True, help="model file (.pt)")
+    p.set_defaults(func=_cmd_train_proposal)
+
+
+def _cmd_train_proposal(args: argparse.Namespace) -> int:
+    from glassmm.sampling.workflow import train_proposal
+
+    print_json(train_proposal(
+        args.output, args.temperature, args.input, args.n_particles, args.kind, args.lag, args.pairs,
+        args.stride, args.epochs, args.seed, args.platform,
+    ))
+    return 0
+
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="MD plus generative jumps checked by Metropolis-Hastings")
+    p.add_argument("--proposal", required=True, help="proposal model from `glassmm train-proposal`")
+    _add_small_ka_args(p)
+    p.add_argument("--cycles", type=int, default=20, help="total cycles (a resumed run continues to this)")
+    p.add_argument("--md-steps", type=int, default=200, help="MD steps per cycle")
+    p.add_argument("--proposals", type=int, default=4, help="jump proposals per cycle")
+    p.add_argument("--radius", type=float, default=0.7, help="local-move region radius (sigma)")
+    p.add_argument("--global-fraction", type=float, default=0.0, help="fraction of global (all-particle) moves")
+    p.add_argument("--score", default=None, help="propensity model that picks local-move centres (e.g. botan-ka-T0.44)")
+    p.add_argument("--base-scale", type=float, default=1.0, help="scale of the flow's base noise (<1: timid jumps)")
+    p.add_argument("--mode", default="exact", choices=("exact", "explore"), help="explore = energy filter only, BIASED")
+    p.add_argument("--energy-window", type=float, default=0.0, help="explore mode: accept if dU/kT below this")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.npz")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=_cmd_sample)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from glassmm.sampling.workflow import sample
+
+    print_json(sample(
+        args.output, args.proposal, args.temperature, args.input, args.n_particles, args.cycles, args.md_steps,
+        args.proposals, args.radius, args.global_fraction, args.score, args.base_scale, args.mode,
+        args.energy_window, args.resume, args.seed, args.platform,
+    ))
+    return 0
+
+
+ADDERS = [_add_train_proposal, _add_sample]
