@@ -1,40 +1,67 @@
 """T-BOTAN training ablations on a temperature study's data (the evidence behind c2293b0).
 
-    python benchmarks/tbotan_ablation.py VARIANT [TS|IS|TS+IS] [EPOCHS] [STUDY_DIR]
+    python benchmarks/tbotan_ablation.py STUDY_DIR [--variant A] [--inputs TS] [--epochs 50] [--workdir DIR]
 
-Trains one member on the study's training temperatures (configurations 0-3 at T = 1.0, 0.8,
-0.7, 0.65), validates on configurations 4-5 at T = 0.8 and 0.7, prints loss, validation
-Pearson and thermometer RMSE every 5 epochs, then the thermometer's readings on every
-temperature's configurations 4-5. Variants: ``A`` the current model; ``B`` no temperature
-head; ``C`` trained at T = 0.7 only; ``D`` temperature weight 0.1; ``L1`` zero-initialised
-decoder output; ``L2`` linear decoder; ``L3`` no decoder; ``L4`` no LayerNorm on the global
-path (now the default). The "shared trunk" figures of the closing note are variant A run on
-the parent of c2293b0. Costs ~4 min per 50 epochs on one core.
+STUDY_DIR is the output folder of ``glassmm study temperature`` (its ``summary.json`` gives the
+configuration; without one, the ``small`` preset). Trains one member on the study's training
+temperatures and training configurations, validates on the test configurations of the two
+middle training temperatures, prints loss, validation Pearson and thermometer RMSE every 5
+epochs, then the thermometer's readings on every temperature's test configurations. Variants:
+``A`` the current model; ``B`` no temperature head; ``C`` trained only at the colder of the
+validation temperatures (0.7 in the small preset); ``D`` temperature weight 0.1; ``L1`` zero-initialised decoder output; ``L2``
+linear decoder; ``L3`` no decoder; ``L4`` no LayerNorm on the global path (now the default).
+The "shared trunk" figures of the closing note are variant A run on the parent of c2293b0.
+Costs ~4 min per 50 epochs on one core.
 """
-import sys, json, torch, time
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
 from glassmm.studies.temperature import TemperatureStudy, TemperatureStudyConfig
 from glassmm.training.data import load_samples
 from glassmm.training.trainer import TrainConfig, Trainer
+
+ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ap.add_argument("study", type=Path, help="temperature study folder (glassmm study temperature OUTPUT)")
+ap.add_argument("--variant", default="A", choices=("A", "B", "C", "D", "L1", "L2", "L3", "L4"))
+ap.add_argument("--inputs", default="TS", choices=("TS", "IS", "TS+IS"))
+ap.add_argument("--epochs", type=int, default=None, help="default 50 (200 for variant C)")
+ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "tbotan-ablation")
+args = ap.parse_args()
 torch.set_num_threads(1)
-variant = sys.argv[1]
-st = TemperatureStudy(sys.argv[4] if len(sys.argv) > 4 else "/work/runs/ts2", TemperatureStudyConfig.preset("small"), progress=False)
-trainT = [1.0, 0.8, 0.7, 0.65]
-inputs = sys.argv[2] if len(sys.argv) > 2 else "TS"
+summary = args.study / "summary.json"
+if summary.exists():
+    saved = json.loads(summary.read_text())["config"]
+    cfg = TemperatureStudyConfig(**{k: v for k, v in saved.items() if k in TemperatureStudyConfig.__dataclass_fields__})
+else:
+    cfg = TemperatureStudyConfig.preset("small")
+st = TemperatureStudy(args.study, cfg, progress=False)
+variant, inputs = args.variant, args.inputs
 need = inputs != "TS"
-val = load_samples([f for T in (0.8, 0.7) for f in st.files(T, [4, 5])], need_inherent=need, progress=False)
+trainT = sorted((float(t) for t in cfg.train_temperatures), reverse=True)
+valT = trainT[1:-1] or trainT  # the middle training temperatures
+train_cfgs = lambda T: st.split(T)[0]  # noqa: E731
+test_cfgs = lambda T: st.split(T)[1]  # noqa: E731
+val = load_samples([f for T in valT for f in st.files(T, test_cfgs(T))], need_inherent=need, progress=False)
 kw = dict(epochs=50, pretrain_epochs=3, lr=2e-3, hidden=32, n_steps=3, inputs=inputs, temperature_head=True, patience=1000, seed=0)
-if variant == "C":  # single-T at 0.7
-    train = load_samples(st.files(0.7, [0, 1, 2, 3]), need_inherent=need, progress=False)
-    val = load_samples(st.files(0.7, [4, 5]), need_inherent=need, progress=False)
+if variant == "C":  # single temperature: the colder validation one
+    Tc = valT[-1]
+    train = load_samples(st.files(Tc, train_cfgs(Tc)), need_inherent=need, progress=False)
+    val = load_samples(st.files(Tc, test_cfgs(Tc)), need_inherent=need, progress=False)
     kw.update(epochs=200, pretrain_epochs=12)
 else:
-    train = load_samples([f for T in trainT for f in st.files(T, [0, 1, 2, 3])], need_inherent=need, progress=False)
+    train = load_samples([f for T in trainT for f in st.files(T, train_cfgs(T))], need_inherent=need, progress=False)
 if variant == "B":
     kw["temperature_head"] = False
 if variant in ("D",):
     kw["temperature_weight"] = 0.1
-kw["epochs"] = int(sys.argv[3]) if len(sys.argv) > 3 else kw["epochs"]
-tr = Trainer(TrainConfig(**kw), train, val, f"/tmp/tbotan-ablation/{variant}-{inputs}")
+kw["epochs"] = args.epochs or kw["epochs"]
+tr = Trainer(TrainConfig(**kw), train, val, str(args.workdir / f"{variant}-{inputs}"))
 if variant == "L1":  # zero-initialised decoder output: starts as the linear thermometer
     torch.nn.init.zeros_(tr.model.temperature_decoder.net[2].weight); torch.nn.init.zeros_(tr.model.temperature_decoder.net[2].bias)
 if variant == "L2":  # linear decoder on g
@@ -57,12 +84,11 @@ for r in h[::5] + [h[-1]]:
     print(variant, r["epoch"], round(r["loss"], 3), round(r["node"], 3), round(r.get("temperature", -1), 3), round(r["val_pearson"], 3), round(r.get("val_temperature_rmse", -1), 3), flush=True)
 print(variant, "seconds", time.time() - t0)
 # thermometer on every temperature's test configurations (diagnosis only)
-import numpy as np
 tr.load_best()
 tr.model.eval()
 if kw["temperature_head"]:
-    for T in (1.0, 0.9, 0.8, 0.75, 0.7, 0.65, 0.6):
-        ss = load_samples(st.files(T, [4, 5]), need_inherent=need, progress=False)
+    for T in sorted((float(t) for t in cfg.temperatures), reverse=True):
+        ss = load_samples(st.files(T, test_cfgs(T)), need_inherent=need, progress=False)
         with torch.no_grad():
             est = [float(tr.model(*tr._inputs(s))["temperature"]) * tr.t_std + tr.t_mean for s in ss]
         print(variant, "T", T, np.round(est, 3), flush=True)

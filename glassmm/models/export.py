@@ -122,16 +122,25 @@ class TorchExportBackend:
         p = Path(str(model))
         if p.suffix == ".pt2" and p.exists():
             return load_program(p)
-        import hashlib
+        return load_program(cached_export(model, "export", ".pt2", export_program, cache_dir))
 
-        from glassmm.io import cache_dir as glassmm_cache
-        from glassmm.models.artifact import resolve_model
 
-        src = resolve_model(model)
-        key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
-        out = Path(cache_dir) if cache_dir else glassmm_cache("export")
-        out.mkdir(parents=True, exist_ok=True)
-        target = out / f"{src.stem}-{key}.pt2"
-        if not target.exists():
-            export_program(src, target)
-        return load_program(target)
+def cached_export(model: str | Path, kind: str, suffix: str, export: Any, cache_dir: str | Path | None = None) -> Path:
+    """The artifact ``model`` exported by ``export(source, target)``, cached by a hash of its bytes.
+
+    The cache is ``cache_dir`` or glassmm's ``kind`` cache (:func:`glassmm.io.cache_dir`); a
+    changed artifact gets a new entry, so a stale export is never loaded.
+    """
+    import hashlib
+
+    from glassmm.io import cache_dir as glassmm_cache
+    from glassmm.models.artifact import resolve_model
+
+    src = resolve_model(model)
+    key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
+    out = Path(cache_dir) if cache_dir else glassmm_cache(kind)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{src.stem}-{key}{suffix}"
+    if not target.exists():
+        export(src, target)
+    return target

@@ -18,12 +18,11 @@ one thread matched the TorchScript reference to 6e-8 in all 20.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from glassmm.models.export import ExportedPredictor
+from glassmm.models.export import ExportedPredictor, cached_export
 
 __all__ = ["OnnxRuntimeBackend", "export_onnx"]
 
@@ -96,16 +95,8 @@ class OnnxRuntimeBackend:
         p = Path(str(model))
         if p.suffix == ".onnx":
             raise ValueError("pass the glassmm artifact (name or .pt); the plugin exports and caches the ONNX file itself")
-        src = resolve_model(model)
-        meta = read_metadata(src)
-        key = hashlib.sha1(src.read_bytes()).hexdigest()[:16]
-        from glassmm.io import cache_dir as glassmm_cache
-
-        root = Path(cache_dir) if cache_dir else glassmm_cache("onnx")
-        root.mkdir(parents=True, exist_ok=True)
-        onnx_path = root / f"{src.stem}-{key}.onnx"
-        if not onnx_path.exists():
-            export_onnx(str(src), onnx_path)
+        meta = read_metadata(resolve_model(model))
+        onnx_path = cached_export(model, "onnx", ".onnx", lambda src, target: export_onnx(str(src), target), cache_dir)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         opts.intra_op_num_threads = int(intra_op_threads)  # >1 races in scatter-add (see module doc)
