@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "save_configuration": "glassmm.io",
     "create_simulation": "glassmm.simulation",
     "make_integrator": "glassmm.simulation",
-    "get_platform": "glassmm.simulation",
+    "get_platform": "glassmm.platforms",
     "melt_and_quench": "glassmm.simulation",
     "potential_energy_per_particle": "glassmm.simulation",
     "maxwell_boltzmann_velocities": "glassmm.simulation",
