@@ -193,15 +193,15 @@ def potential_energy(context: openmm.Context) -> float:
     return float(units.as_reduced_energy(state.getPotentialEnergy()))
 
 
-def kinetic_temperature(context: openmm.Context, dof: int | None = None, dimensions: int = 3) -> float:
-    """Instantaneous kinetic temperature (reduced): 2 K / dof.
+def kinetic_temperature(context: openmm.Context, dof: int | None = None) -> float:
+    """Instantaneous kinetic temperature (reduced) of the context's velocities.
 
-    ``dof`` defaults to :func:`glassmm.geometry.degrees_of_freedom` (d N - d, total momentum fixed).
+    Computed by :func:`glassmm.geometry.kinetic_temperature`, so ``dof`` defaults to d N - d
+    with the dimension read off the velocities (2D systems have zero z velocities).
     """
-    n = context.getSystem().getNumParticles()
-    dof = geometry.degrees_of_freedom(n, dimensions) if dof is None else dof
-    ke = float(units.as_reduced_energy(context.getState(energy=True).getKineticEnergy()))
-    return 2.0 * ke / dof
+    system = context.getSystem()
+    masses = [units.mass_from_openmm(system.getParticleMass(i)) for i in range(system.getNumParticles())]
+    return geometry.kinetic_temperature(get_velocities(context), masses, dof=dof)
 
 
 def get_forces(context: openmm.Context) -> np.ndarray:

@@ -148,8 +148,7 @@ class TorchScriptPredictor(Predictor):
         self.module = module
 
     def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
-        out = self.module(positions, box, types, inherent)
-        return out["propensity"], out["edge_index"], out["edge_delta"], out.get("temperature")
+        return self._outputs(self.module(positions, box, types, inherent))
 
 
 class EagerPredictor(Predictor):
@@ -163,10 +162,8 @@ class EagerPredictor(Predictor):
     def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
         if self.dtype in ("bfloat16", "bf16"):
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-                out = self.module(positions, box, types, inherent)
-        else:
-            out = self.module(positions, box, types, inherent)
-        return out["propensity"], out["edge_index"], out["edge_delta"], out.get("temperature")
+                return self._outputs(self.module(positions, box, types, inherent))
+        return self._outputs(self.module(positions, box, types, inherent))
 
 
 def bundled_models() -> Dict[str, Path]:

@@ -94,6 +94,11 @@ class Predictor:
         """Run the model on tensors; returns (propensity, edge_index, edge_delta, temperature or None)."""
         raise NotImplementedError
 
+    @staticmethod
+    def _outputs(out: dict[str, Any]) -> tuple:
+        """The ``_forward`` tuple from an artifact module's output dict."""
+        return out["propensity"], out["edge_index"], out["edge_delta"], out.get("temperature")
+
     def __call__(self, positions: Any, box: Any, types: Any, inherent_positions: Any = None,
                  edges: bool = False) -> Prediction:
         """Predict for one configuration.

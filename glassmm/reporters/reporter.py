@@ -29,6 +29,7 @@ import numpy as np
 
 from glassmm import geometry, units
 from glassmm.analysis import SelfDynamics, self_scattering
+from glassmm.analysis.base import select_species
 from glassmm.reporters.schema import ReportWriter, analysis_attrs
 
 log = logging.getLogger("glassmm.reporter")
@@ -185,7 +186,7 @@ class GlassReporter:
         box = units.box_from_openmm(state.getPeriodicBoxVectors())
         self._box = box
         self._types = types
-        self._sel = np.ones(n, bool) if self.species is None else (types == self.species)
+        self._sel = select_species(types, n, self.species)
         self._dims = geometry.infer_dimensions(pos)
         self._masses = np.array([units.mass_from_openmm(system.getParticleMass(i)) for i in range(n)])
         self._dof = geometry.degrees_of_freedom(n, self._dims)
