@@ -68,6 +68,8 @@ def main() -> None:
         "seconds_per_prediction": {k: round(v, 4) for k, v in results.items()},
         "ratio_vs_eager": {k: round(results["eager"] / v, 3) for k, v in results.items()},
         "checks_vs_fp32": checks, "compile_seconds": compile_s,
+        # graphs TorchDynamo captured for the compiled path (0 would mean eager timings)
+        "compiled_graphs": getattr(paths.get("compile"), "compiled_frames", None),
     }))
 
 

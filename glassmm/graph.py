@@ -38,3 +38,14 @@ def periodic_graph(positions: torch.Tensor, box: torch.Tensor, cutoff: float) ->
     i, j, D = nl.compute(positions, cell, True, "ijD")
     edge_index = torch.stack([j.to(torch.int64), i.to(torch.int64)], dim=0)
     return edge_index, D
+
+
+def minimum_pair_distance(positions: torch.Tensor, box: torch.Tensor, cutoff: float) -> float:
+    """Smallest minimum-image pair distance below ``cutoff`` (reduced), or ``inf`` if none is.
+
+    A half neighbour list at a short cutoff: cheap enough to run before every prediction.
+    """
+    nl = vesin_torch.NeighborList(cutoff=cutoff, full_list=False)
+    cell = torch.diag(box.to(positions.dtype))
+    (d,) = nl.compute(positions, cell, True, "d")
+    return float(d.min()) if d.numel() else float("inf")

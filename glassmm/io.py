@@ -101,10 +101,22 @@ def _open_npz(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"configuration file not found: {path}")
+    if is_hdf5(path):
+        raise ValueError(f"{path} is an HDF5 file (a GlassReporter report?), not an npz configuration: "
+                         "read it with glassmm.read_report, or `glassmm plot` / `glassmm inspect` it")
     try:
-        return np.load(path, allow_pickle=False)
+        data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path}: not a readable npz file ({exc})") from exc
+        raise ValueError(f"{path}: not an npz configuration archive (truncated, corrupt or another format)") from exc
+    if not hasattr(data, "files"):  # a bare .npy array
+        raise ValueError(f"{path}: a single .npy array, not an npz configuration archive (needs 'types' and positions)")
+    return data
+
+
+def is_hdf5(path: str | os.PathLike) -> bool:
+    """True when the file starts with the HDF5 signature."""
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
 def load_configuration(

@@ -84,9 +84,11 @@ def simulate(
 def inspect_configuration(path: str | Path, density: float = 1.2, platform: str = "Reference") -> dict[str, Any]:
     """Facts about a configuration file as a dict (the API behind ``glassmm inspect``)."""
     from glassmm.geometry import infer_dimensions
-    from glassmm.io import load_configuration
+    from glassmm.io import is_hdf5, load_configuration
     from glassmm.simulation import potential_energy_per_particle
 
+    if Path(path).exists() and is_hdf5(path):
+        return inspect_report(path)
     c = load_configuration(path, density=density)
     n_b = int(np.sum(c.types == 1))
     dims = infer_dimensions(c.positions)
@@ -110,6 +112,35 @@ def inspect_configuration(path: str | Path, density: float = 1.2, platform: str 
         out["inherent_energy_per_particle"] = potential_energy_per_particle(
             c.inherent_positions, c.types, c.box, platform
         )
+    return out
+
+
+def inspect_report(path: str | Path) -> dict[str, Any]:
+    """Facts about a GlassReporter HDF5 file as a dict (``glassmm inspect run.h5``)."""
+    from glassmm.reporters import read_report
+
+    with read_report(path) as r:
+        steps, times = r["step"], r["time"]
+        meta = r.model_metadata
+        attrs = r.attrs
+        out: dict[str, Any] = {
+            "file": str(path), "kind": "glassmm report",
+            "n_particles": int(r["types"].shape[0]),
+            "frames": int(len(steps)),
+            "steps": [int(steps[0]), int(steps[-1])] if len(steps) else [],
+            "time": [float(times[0]), float(times[-1])] if len(times) else [],
+            "box": np.asarray(attrs["box"]).tolist(),
+            "model": None if meta is None else meta.get("kind"),
+            "backend": str(attrs.get("backend", "")),
+            "skipped_inferences": int(attrs.get("skipped_inferences", 0)),
+            "model_errors": int(attrs.get("model_errors", 0)),
+            "keys": r.keys(),
+        }
+        if len(steps):
+            out["mean_kinetic_temperature"] = float(np.nanmean(r["kinetic_temperature"]))
+            est = r["temperature_estimate"]
+            if np.isfinite(est).any():
+                out["mean_temperature_estimate"] = float(np.nanmean(est))
     return out
 
 

@@ -20,9 +20,17 @@ class TorchScriptBackend:
     def is_available(self) -> bool:
         return _torch_stack_installed()
 
-    def load(self, model: str, device: str = "cpu", **options: Any):
+    def load(self, model: str, device: str = "cpu", dtype: str | None = None, compile: bool | str = False,
+             **options: Any):
         from glassmm.models.artifact import load_model
 
+        # the scripted artifact runs in the precision it was saved in: refuse rather than ignore
+        if dtype not in (None, "float32", "fp32"):
+            raise ValueError(f"the torchscript backend runs the artifact in float32 only; dtype={dtype!r} "
+                             "needs backend='torch' (eager, autocast)")
+        if compile:
+            raise ValueError("the torchscript backend cannot torch.compile a scripted artifact; "
+                             "use backend='torch' with compile=True")
         return load_model(model, device=device)
 
 
@@ -34,12 +42,10 @@ class TorchBackend:
     def is_available(self) -> bool:
         return _torch_stack_installed()
 
-    def load(self, model: str, device: str = "cpu", dtype: str | None = None, compile: bool = False, **options: Any):
+    def load(self, model: str, device: str = "cpu", dtype: str | None = None, compile: bool | str = False,
+             **options: Any):
+        """``compile``: False, True (Inductor) or a torch.compile backend name (e.g. ``"eager"``)."""
         from glassmm.models.artifact import EagerPredictor, load_eager
 
         mod, meta = load_eager(model, device)
-        if compile:
-            import torch
-
-            mod.model = torch.compile(mod.model, dynamic=True)
-        return EagerPredictor(mod, meta, device, dtype, str(model))
+        return EagerPredictor(mod, meta, device, dtype, str(model), compile=compile)

@@ -12,7 +12,7 @@ from glassmm.cli.output import print_json
 # ---------------------------------------------------------------------------- inspect
 def _add_inspect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="summarise a configuration file (N, composition, box, energy)")
-    p.add_argument("file", help="npz configuration (BOTAN layout)")
+    p.add_argument("file", help="npz configuration (BOTAN layout) or a GlassReporter .h5 report")
     p.add_argument("--density", type=float, default=1.2, help="density used when the file has no box")
     p.add_argument("--platform", default="Reference", help="OpenMM platform for the energy")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -24,6 +24,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     info = inspect_configuration(args.file, args.density, args.platform)
     if args.json:
         print_json(info)
+        return 0
+    if info.get("kind") == "glassmm report":
+        print(f"{info['file']}  (glassmm report)")
+        for k in ("n_particles", "frames", "steps", "time", "model", "backend", "skipped_inferences", "model_errors",
+                  "mean_kinetic_temperature", "mean_temperature_estimate"):
+            if k in info:
+                print(f"  {k:<26} {info[k]}")
         return 0
     print(f"{info['file']}")
     print(f"  particles   {info['n_particles']} (A {info['n_a']}, B {info['n_b']}), {info['dimensions']}D")

@@ -140,12 +140,27 @@ def export_torchscript(model: BOTAN, norm: Dict[str, float], path: str | Path,
     return path
 
 
+def _artifact_global_z(module: Any, positions: Any, box: Any, types: Any, inherent: Any) -> Any:
+    """Standardised global statistics of an artifact module (scripted or eager) for one configuration."""
+    from glassmm.models.botan import _global_statistics
+
+    net = module.model
+    dtype = net.global_input_mean.dtype
+    x, _, _ = net.featurize(positions.to(dtype), box.reshape(3).to(dtype), types,
+                            None if inherent is None else inherent.to(dtype))
+    z = (_global_statistics(x) - net.global_input_mean) / net.global_input_std
+    return z.detach().cpu().double().numpy()
+
+
 class TorchScriptPredictor(Predictor):
     """The TorchScript artifact itself (any torch device it was loaded on)."""
 
     def __init__(self, module: Any, metadata: Dict[str, Any], device: str = "cpu", name: str = "") -> None:
         super().__init__(metadata, name, device)
         self.module = module
+
+    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any) -> Any:
+        return _artifact_global_z(self.module, positions, box, types, inherent)
 
     def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
         return self._outputs(self.module(positions, box, types, inherent))
@@ -155,11 +170,42 @@ class EagerPredictor(Predictor):
     """The artifact's network rebuilt as eager PyTorch; ``dtype`` may be bfloat16 (autocast)."""
 
     def __init__(self, module: Any, metadata: Dict[str, Any], device: str = "cpu", dtype: str | None = None,
-                 name: str = "") -> None:
+                 name: str = "", compile: bool | str = False) -> None:
         super().__init__(metadata, name, device)
+        if dtype not in (None, "float32", "fp32", "bfloat16", "bf16"):
+            raise ValueError(f"dtype must be 'float32' or 'bfloat16'; got {dtype!r}")
         self.module, self.dtype = module, dtype
+        self.compiled_frames: int | None = None
+        self._compile = compile
+        if compile:
+            # The artifact calls ``featurize`` (vesin neighbour list: stays eager) and then
+            # ``network`` on every ensemble member; those ``network`` calls are the tensor work,
+            # so they are what gets compiled (compiling ``model`` itself compiled nothing: its
+            # ``forward`` is never called).
+            backend = "inductor" if compile is True else str(compile)
+            for net in [module.model, *module.extra]:
+                net.network = torch.compile(net.network, backend=backend, dynamic=True)
+
+    def _forward_checked(self, *args: Any) -> tuple:
+        """The first compiled call: check that TorchDynamo really captured frames, else refuse."""
+        from torch._dynamo.utils import counters
+
+        before = counters["stats"]["unique_graphs"]
+        out = self._run(*args)
+        self.compiled_frames = counters["stats"]["unique_graphs"] - before
+        if self.compiled_frames <= 0:
+            raise RuntimeError("compile=True but torch.compile captured no graph: the timings would be eager ones")
+        return out
+
+    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any) -> Any:
+        return _artifact_global_z(self.module, positions, box, types, inherent)
 
     def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
+        if self._compile and self.compiled_frames is None:
+            return self._forward_checked(positions, box, types, inherent)
+        return self._run(positions, box, types, inherent)
+
+    def _run(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
         if self.dtype in ("bfloat16", "bf16"):
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
                 return self._outputs(self.module(positions, box, types, inherent))
@@ -182,36 +228,53 @@ def resolve_model(name_or_path: str | Path) -> Path:
 
 
 def read_metadata(path: str | Path) -> Dict[str, Any]:
+    """The metadata block of an artifact file (raises ValueError when it is not one)."""
+    return _load_artifact(Path(path), "cpu")[1]
+
+
+def _load_artifact(path: Path, device: Any) -> tuple[Any, Dict[str, Any]]:
+    """(scripted module, metadata) of an artifact file, with errors that say what the file is."""
     import vesin_torch  # noqa: F401  (registers the graph builder's TorchScript class)
 
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
     extra = {METADATA_FILE: ""}
     try:
-        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: not a readable glassmm TorchScript artifact ({str(exc).splitlines()[0]})") from exc
-    return json.loads(extra[METADATA_FILE])
+        module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: not a TorchScript file ({first}); glassmm models are TorchScript "
+                         "artifacts written by `glassmm train` or glassmm.export_torchscript") from exc
+    if not extra[METADATA_FILE]:
+        raise ValueError(f"{path}: a TorchScript file but not a glassmm artifact (it carries no "
+                         f"{METADATA_FILE} metadata); export models with glassmm.export_torchscript")
+    try:
+        meta = json.loads(extra[METADATA_FILE])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: corrupt glassmm metadata ({exc})") from exc
+    if not isinstance(meta, dict) or not str(meta.get("format", "")).startswith("glassmm-torchscript"):
+        raise ValueError(f"{path}: metadata is not of a glassmm artifact (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+    return module, meta
 
 
 def load_model(name_or_path: str | Path, device: str = "cpu") -> TorchScriptPredictor:
     """Load a bundled model by name, or an artifact file, as a :class:`~glassmm.models.predictor.Predictor`."""
-    import vesin_torch  # noqa: F401
+    from glassmm.models.predictor import resolve_device
 
     path = resolve_model(name_or_path)
-    extra = {METADATA_FILE: ""}
-    try:
-        module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
-    except RuntimeError as exc:
-        raise ValueError(f"{path}: not a readable glassmm TorchScript artifact ({str(exc).splitlines()[0]})") from exc
-    meta = json.loads(extra[METADATA_FILE])
+    module, meta = _load_artifact(path, resolve_device(device))
     return TorchScriptPredictor(module, meta, device=device, name=str(name_or_path))
 
 
 def load_eager(model: str | Path, device: str = "cpu") -> tuple[ArtifactModule, Dict[str, Any]]:
     """Rebuild the eager :class:`ArtifactModule` (and its metadata) from an artifact's architecture and weights."""
+    from glassmm.models.predictor import resolve_device
+
+    dev = resolve_device(device)
     scripted = load_model(model)
     meta = scripted.metadata
     net = BOTAN(**meta["architecture"])
     extra = [BOTAN(**meta["architecture"]) for _ in range(int(meta.get("ensemble_size", 1)) - 1)]
     mod = ArtifactModule(net, meta["normalisation"], json.dumps(meta), extra)
     mod.load_state_dict(dict(scripted.module.state_dict()))
-    return mod.eval().to(torch.device(device)), meta
+    return mod.eval().to(dev), meta

@@ -34,6 +34,30 @@ def _numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
+def resolve_device(device: Any) -> Any:
+    """A ``torch.device``, refusing a CUDA (or MPS) device this machine does not have, with the reason."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown torch device {device!r} (try 'cpu' or 'cuda:0')") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch build has no CUDA" if torch.version.cuda is None
+                   else f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no GPU")
+            raise ValueError(f"device {device!r} requested but CUDA is not available: {why}; use device='cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} requested but MPS is not available; use device='cpu'")
+    return dev
+
+
+class NonFiniteOutputError(RuntimeError):
+    """The model returned NaN or infinity for an input that passed the domain checks."""
+
+
 class Predictor:
     """A loaded model: ``predictor(positions, box, types)`` -> :class:`Prediction`.
 
@@ -55,9 +79,7 @@ class Predictor:
     backend_name = ""
 
     def __init__(self, metadata: dict[str, Any], name: str = "", device: str = "cpu") -> None:
-        import torch
-
-        self.metadata, self.name, self.device = metadata, name, torch.device(device)
+        self.metadata, self.name, self.device = metadata, name, resolve_device(device)
 
     @property
     def needs_inherent(self) -> bool:
@@ -67,18 +89,35 @@ class Predictor:
     def has_temperature(self) -> bool:
         return "temperature" in self.metadata.get("outputs", [])
 
-    def check_system(self, n_particles: int, types: np.ndarray, dimensions: int = 3) -> None:
-        """Refuse systems the model was not made for (raises ValueError naming the mismatch)."""
+    #: refuse out-of-domain input (True) or only warn (False): see :mod:`glassmm.models.domain`
+    strict_domain: bool = True
+
+    def check_system(self, n_particles: int, types: np.ndarray, dimensions: int = 3,
+                     positions: np.ndarray | None = None, box: np.ndarray | None = None) -> None:
+        """Refuse systems the model was not made for (raises OutOfDomainError, a ValueError, naming the mismatch).
+
+        With ``positions`` and ``box`` (reduced) the whole domain is checked (density, box size,
+        overlaps); without them, what a system's size, composition and dimension tell.
+        """
+        from glassmm.models.domain import OutOfDomainError, check_domain, check_input, trained_fraction_a
+
         types = np.asarray(types)
         if len(types) != n_particles:
-            raise ValueError(f"types has {len(types)} entries for {n_particles} particles")
+            raise OutOfDomainError(f"types has {len(types)} entries for {n_particles} particles")
+        if positions is not None and box is not None:
+            pos, b, t = check_input(positions, box, types)
+            check_domain(self.metadata, self.name, pos, b, t, strict=self.strict_domain)
+            return
+        problems = []
         if dimensions != 3:
-            raise ValueError(f"model {self.name!r} was trained on 3D Kob-Andersen; system is {dimensions}D")
+            problems.append(f"model {self.name!r} was trained on 3D Kob-Andersen; system is {dimensions}D")
         if not np.all(np.isin(types, (0, 1))):
-            raise ValueError(f"model {self.name!r} knows types 0 (A) and 1 (B) only")
-        frac = float(np.mean(types == 0))
-        if abs(frac - 0.8) > 0.05:
-            raise ValueError(f"model {self.name!r} was trained on KA 80:20; this system has {frac:.0%} A")
+            problems.append(f"model {self.name!r} knows types 0 (A) and 1 (B) only")
+        frac, want = float(np.mean(types == 0)), trained_fraction_a(self.metadata)
+        if abs(frac - want) > 0.05:
+            problems.append(f"model {self.name!r} was trained on {want:.0%} A; this system has {frac:.0%} A")
+        if problems and self.strict_domain:
+            raise OutOfDomainError("; ".join(problems))
 
     def _tensors(self, positions: Any, box: Any, types: Any, inherent_positions: Any) -> tuple:
         """(positions, box, types, inherent or None) as float32 / int64 tensors on the device."""
@@ -93,6 +132,10 @@ class Predictor:
     def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
         """Run the model on tensors; returns (propensity, edge_index, edge_delta, temperature or None)."""
         raise NotImplementedError
+
+    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any) -> np.ndarray | None:
+        """T-BOTAN's standardised global statistics for the domain warning (None: not available)."""
+        return None
 
     @staticmethod
     def _outputs(out: dict[str, Any]) -> tuple:
@@ -115,16 +158,30 @@ class Predictor:
         """
         import torch
 
-        pos = np.asarray(positions, dtype=np.float64)
-        if self.needs_inherent and inherent_positions is None:
+        from glassmm.models.domain import check_input, check_outputs
+
+        pos, box, types = check_input(positions, box, types)
+        self.check_system(len(pos), types, positions=pos, box=box)
+        if inherent_positions is not None:
+            inherent_positions, _, _ = check_input(inherent_positions, box, types)
+        elif self.needs_inherent:
             from glassmm.minimize import inherent_structure
 
-            inherent_positions = inherent_structure(pos, np.asarray(types), np.asarray(box, float))
+            inherent_positions = inherent_structure(pos, types, box)
+        tensors = self._tensors(pos, box, types, inherent_positions)
         with torch.no_grad():
-            prop, edge_index, edge_delta, temp = self._forward(*self._tensors(pos, box, types, inherent_positions))
+            prop, edge_index, edge_delta, temp = self._forward(*tensors)
+            global_z = self._global_z(*tensors) if self.has_temperature else None
+        propensity = _numpy(prop)
+        temperature = float(temp) if temp is not None else None
+        if not np.all(np.isfinite(propensity)) or (temperature is not None and not np.isfinite(temperature)):
+            raise NonFiniteOutputError(
+                f"model {self.name!r} returned non-finite output for a finite, in-domain configuration "
+                f"({int((~np.isfinite(propensity)).sum())} NaN/inf propensities, temperature {temperature})")
+        check_outputs(self.metadata, self.name, temperature, global_z)
         return Prediction(
-            propensity=_numpy(prop),
-            temperature=float(temp) if temp is not None else None,
+            propensity=propensity,
+            temperature=temperature,
             edge_index=_numpy(edge_index, np.int64) if edges else None,
             edge_delta=_numpy(edge_delta) if edges else None,
         )
