@@ -203,6 +203,37 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
         raise
 
 
+class OutputNotWritableError(PermissionError):
+    """An output file or folder that cannot be written (raised before any work starts)."""
+
+
+def ensure_writable(path: str | os.PathLike, directory: bool = False) -> Path:
+    """Check, before any work, that ``path`` (a file, or a folder with ``directory``) can be written.
+
+    Creates missing parent folders, then writes and removes a probe file there, because
+    ``os.access`` is wrong for root and for some network file systems.
+
+    Raises
+    ------
+    OutputNotWritableError
+        One line naming the path and the reason.
+    """
+    path = Path(path)
+    folder = path if directory else path.parent
+    if not directory and path.is_dir():
+        raise OutputNotWritableError(f"cannot write {path}: it is a folder")
+    if not directory and path.exists() and not os.access(path, os.W_OK):
+        raise OutputNotWritableError(f"cannot write {path}: the file is read-only")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".glassmm-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputNotWritableError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    return path
+
+
 def cache_dir(kind: str) -> Path:
     """glassmm's on-disk cache for ``kind`` (``inherent``, ``export``, ``onnx``, ...), created.
 

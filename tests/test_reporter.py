@@ -119,7 +119,7 @@ def test_nan_positions_stop_with_message_and_file_readable(sim, tmp_path):
     sim.reporters.clear()
     sim.step(10)
     state = sim.context.getState(positions=True, velocities=True)
-    with pytest.raises(SimulationBlewUp, match="step 40.*blew up"):
+    with pytest.raises(SimulationBlewUp, match="blew up at step 40"):
         rep.report(sim, _NaNState(state))
     with read_report(path) as r:
         assert list(r["step"]) == [10, 20, 30]
@@ -149,7 +149,7 @@ def test_mismatched_model_refused_at_construction(tmp_path):
     with pytest.raises(ValueError, match="2D"):
         GlassReporter(tmp_path / "r.h5", 10, model=str(path), system=ka2d)
     ka_wrong = glassmm.KobAndersen(300, fraction_a=0.5)
-    with pytest.raises(ValueError, match="80:20"):
+    with pytest.raises(ValueError, match="trained on 80% A"):
         GlassReporter(tmp_path / "r.h5", 10, model=str(path), system=ka_wrong)
     ism = export_torchscript(BOTAN(hidden=8, n_steps=1, inputs="IS"), {"node_mean": 0, "node_std": 1, "edge_std": 1}, tmp_path / "is.pt")
     with pytest.raises(ValueError, match="inherent"):

@@ -107,6 +107,23 @@ class SelfDynamics(ComputeObject):
             self.accumulate(c.replica_positions, c.box, c.types, reference=c.positions, time=float(c.extra["time"]))
         return self
 
+    # ------------------------------------------------------------------ state (resumable runs)
+    def state(self) -> dict[str, np.ndarray]:
+        """The raw accumulators: ``times`` (L,), ``sums`` (L, 6) and ``n_selected``; see :meth:`load_state`."""
+        ts, a = self._table() if self._acc else (np.zeros(0), np.zeros((0, 6)))
+        return {"times": ts, "sums": a, "n_selected": np.int64(-1 if self._n_sel is None else self._n_sel)}
+
+    def load_state(self, times: np.ndarray, sums: np.ndarray, n_selected: int) -> "SelfDynamics":
+        """Continue from :meth:`state` (e.g. as stored in a report file): later samples add to these."""
+        self.reset()
+        sums = np.asarray(sums, dtype=np.float64)
+        if sums.shape != (len(times), 6):
+            raise ValueError(f"accumulator sums must have shape ({len(times)}, 6); got {sums.shape}")
+        for t, row in zip(np.asarray(times, dtype=float), sums):
+            self._acc[round(float(t), 10)] = row.copy()
+        self._n_sel = None if int(n_selected) < 0 else int(n_selected)
+        return self
+
     # ------------------------------------------------------------------ results
     def _table(self) -> tuple[np.ndarray, np.ndarray]:
         if not self._acc:

@@ -10,10 +10,10 @@ class SlowPredictor:
     needs_inherent = False
     calls: list = []
 
-    def __init__(self, delay: float, fail_on_call: int | None = None) -> None:
-        self.delay, self.fail_on_call = delay, fail_on_call
+    def __init__(self, delay: float, fail_on_call: int | None = None, nan_on_call: int | None = None) -> None:
+        self.delay, self.fail_on_call, self.nan_on_call = delay, fail_on_call, nan_on_call
 
-    def check_system(self, n, types, dimensions=3):
+    def check_system(self, n, types, dimensions=3, positions=None, box=None):
         if dimensions != 3:
             raise ValueError("test backend: 3D only")
 
@@ -26,6 +26,8 @@ class SlowPredictor:
         time.sleep(self.delay)
         # propensity = distance from the box centre: a deterministic function of the frame
         p = np.linalg.norm(np.asarray(positions) - np.asarray(box) / 2, axis=1)
+        if self.nan_on_call is not None and len(SlowPredictor.calls) == self.nan_on_call:
+            p = np.full_like(p, np.nan)
         return Prediction(propensity=p, temperature=float(np.mean(p)))
 
 
@@ -35,10 +37,10 @@ class TestBackend:
     def is_available(self):
         return True
 
-    def load(self, model, delay=0.0, fail_on_call=None, **options):
+    def load(self, model, delay=0.0, fail_on_call=None, nan_on_call=None, **options):
         if model != "test-model":
             raise ValueError(f"test backend knows only 'test-model', not {model!r}")
-        return SlowPredictor(float(delay), fail_on_call)
+        return SlowPredictor(float(delay), fail_on_call, nan_on_call)
 
 
 class UnavailableBackend:
