@@ -244,6 +244,35 @@ def cache_dir(kind: str) -> Path:
     return d
 
 
+#: default bound of each cache kind (bytes); GLASSMM_CACHE_MAX_MB overrides it
+CACHE_MAX_BYTES = 512 * 2**20
+
+
+def prune_cache(kind: str, max_bytes: int | None = None) -> int:
+    """Delete the least recently used entries of a cache kind until it fits ``max_bytes``.
+
+    Returns the number of files removed. The bound is ``GLASSMM_CACHE_MAX_MB`` (MiB) when
+    set, else :data:`CACHE_MAX_BYTES`.
+    """
+    if max_bytes is None:
+        env = os.environ.get("GLASSMM_CACHE_MAX_MB")
+        max_bytes = int(float(env) * 2**20) if env else CACHE_MAX_BYTES
+    entries = []
+    for p in cache_dir(kind).iterdir():
+        if p.is_file() and not p.name.startswith("."):
+            st = p.stat()
+            entries.append((st.st_mtime, st.st_size, p))
+    total, removed = sum(e[1] for e in entries), 0
+    for _, size, p in sorted(entries, key=lambda e: e[0]):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+            removed += 1
+        total -= size
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -111,11 +111,12 @@ def fire_minimize(
         Any OpenMM platform; ``precision`` applies to GPU platforms.
     stall_chunks : int
         Give up (``converged=False``) after this many chunks without a 1% drop of max|F|.
+    dimensions : int, optional
+        Kept for callers that pass it; 2D (all z = 0) and 3D run the same integrator.
     """
     pos = np.asarray(positions, dtype=float)
-    dims = dimensions or geometry.infer_dimensions(pos)
-    if dims == 2:
-        raise NotImplementedError("FIRE for 2D systems: use glassmm.minimize.lbfgs_minimize")
+    # 2D needs nothing special: with every z = 0 the pair forces have no z component and
+    # FIRE starts from rest, so particles stay in the plane (checked in tests/test_minimize.py).
     integ = fire_integrator()
     ctx, n = _ka_context(pos, types, box, integ, platform, precision)
     ctx.setVelocitiesToTemperature(0.0)
@@ -178,21 +179,29 @@ def _max_force(ctx: openmm.Context) -> float:
 
 
 def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "CPU") -> np.ndarray:
-    """FIRE inherent structure (reduced (N, 3)), cached on disk by a hash of the input configuration.
+    """FIRE inherent structure (reduced (N, 3)), cached on disk by a hash of positions, types and box.
 
-    The cache lives in :func:`glassmm.io.cache_dir` ``("inherent")``; a torn entry is recomputed.
+    The cache lives in :func:`glassmm.io.cache_dir` ``("inherent")``, is bounded in size
+    (:func:`glassmm.io.prune_cache`, least recently used entries go first) and a torn entry
+    is recomputed.
     """
     import hashlib
 
-    from glassmm.io import cache_dir, save_npz
+    from glassmm.io import cache_dir, prune_cache, save_npz
 
-    key = hashlib.sha1(np.ascontiguousarray(positions).tobytes() + np.ascontiguousarray(types).tobytes()).hexdigest()[:20]
-    path = cache_dir("inherent") / f"{key}.npz"
+    digest = hashlib.sha1()
+    for arr in (np.asarray(positions, dtype=np.float64), np.asarray(types, dtype=np.int64),
+                np.asarray(box, dtype=np.float64)):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    path = cache_dir("inherent") / f"{digest.hexdigest()[:24]}.npz"
     if path.exists():
         try:
-            return np.load(path)["positions"]
+            out = np.load(path)["positions"]
+            path.touch()  # recently used: kept longest by prune_cache
+            return out
         except Exception:  # torn cache entry: recompute
             pass
     res = fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform)
     save_npz(path, positions=res.positions)
+    prune_cache("inherent")
     return res.positions

@@ -240,8 +240,8 @@ class KobAndersen:
         return units.length_to_openmm(self.positions_reduced)
 
     @property
-    def box_vectors(self) -> tuple[openmm.Vec3, openmm.Vec3, openmm.Vec3]:
-        """Rectangular periodic box vectors (nm)."""
+    def box_vectors(self) -> u.Quantity:
+        """Rectangular periodic box vectors (a Quantity of three Vec3 in nm)."""
         return box_vectors(self.box)
 
     @property
@@ -258,12 +258,20 @@ class KobAndersen:
         return system
 
     def _build_topology(self) -> app.Topology:
+        """One chain; each particle its own residue, named A or B (the species).
+
+        Both species carry the element argon: LJ particles have no element, but with none
+        OpenMM and mdtraj call them virtual sites of mass 0 (mdtraj's centre of mass and
+        ``select("mass > 0")`` then break). One element for both keeps mdtraj's masses equal,
+        as the simulation's are; the species is in the atom and residue names.
+        """
         top = app.Topology()
         chain = top.addChain()
         names = ("A", "B")
+        argon = app.element.argon
         for t in self.types:
             res = top.addResidue(names[t], chain)
-            top.addAtom(names[t], None, res)
+            top.addAtom(names[t], argon, res)
         top.setPeriodicBoxVectors(self.box_vectors)
         return top
 
@@ -296,14 +304,15 @@ def as_box(box: np.ndarray | float) -> np.ndarray:
     return b
 
 
-def box_vectors(box: np.ndarray) -> tuple[u.Quantity, u.Quantity, u.Quantity]:
-    """Rectangular periodic box vectors (Quantities in nm) for box edges (reduced) (3,)."""
-    a, b, c = (units.length_to_openmm(float(x)) for x in as_box(box))
-    return (
-        openmm.Vec3(a.value_in_unit(u.nanometer), 0, 0) * u.nanometer,
-        openmm.Vec3(0, b.value_in_unit(u.nanometer), 0) * u.nanometer,
-        openmm.Vec3(0, 0, c.value_in_unit(u.nanometer)) * u.nanometer,
-    )
+def box_vectors(box: np.ndarray) -> u.Quantity:
+    """Rectangular periodic box vectors for box edges (reduced) (3,).
+
+    One Quantity wrapping three ``Vec3`` (nm), the form ``Topology.getPeriodicBoxVectors``
+    returns and ``app.PDBReporter`` / ``PDBxReporter`` / ``PDBFile.writeFile`` read (a tuple of
+    three Quantities makes them fail); it unpacks into ``setPeriodicBoxVectors(*vectors)``.
+    """
+    a, b, c = (float(units.length_to_openmm(float(x)) / u.nanometer) for x in as_box(box))
+    return u.Quantity((openmm.Vec3(a, 0, 0), openmm.Vec3(0, b, 0), openmm.Vec3(0, 0, c)), u.nanometer)
 
 
 def remove_overlaps(

@@ -328,5 +328,5 @@ def _mdtraj_topology(types: np.ndarray):
     chain = top.add_chain()
     for t in types:
         res = top.add_residue("AB"[int(t)], chain)
-        top.add_atom("AB"[int(t)], mdtraj.element.virtual, res)
+        top.add_atom("AB"[int(t)], mdtraj.element.argon, res)  # as KobAndersen.topology (see there)
     return top

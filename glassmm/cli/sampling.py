@@ -49,7 +49,7 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--proposals", type=int, default=4, help="jump proposals per cycle")
     p.add_argument("--radius", type=float, default=0.7, help="local-move region radius (sigma)")
     p.add_argument("--global-fraction", type=float, default=0.0, help="fraction of global (all-particle) moves")
-    p.add_argument("--score", default=None, help="propensity model that picks local-move centres (e.g. botan-ka-T0.44)")
+    p.add_argument("--score", default=None, help="propensity model that picks local-move centres (e.g. botan-ka-T0.44-ts, a TS model: no quench per attempt)")
     p.add_argument("--base-scale", type=float, default=1.0, help="scale of the flow's base noise (<1: timid jumps)")
     p.add_argument("--mode", default="exact", choices=("exact", "explore"), help="explore = energy filter only, BIASED")
     p.add_argument("--energy-window", type=float, default=0.0, help="explore mode: accept if dU/kT below this")

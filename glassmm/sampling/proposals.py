@@ -122,16 +122,23 @@ class PropensityScore:
     Parameters
     ----------
     model : str
-        A bundled model name or artifact path (see ``glassmm models``).
+        A bundled model name or artifact path (see ``glassmm models``). The default reads
+        thermal structures directly: an inherent-structure model would run a FIRE quench of
+        every trial configuration (two per attempt, forward and reverse).
     backend : str, optional
         Inference backend (default order as in :func:`glassmm.load_predictor`).
     """
 
-    def __init__(self, model: str = "botan-ka-T0.44", backend: str | None = None) -> None:
+    def __init__(self, model: str = "botan-ka-T0.44-ts", backend: str | None = None) -> None:
         from glassmm.backends import load_predictor
 
         self.predictor, _ = load_predictor(model, backend)
         self.name = model
+        if self.predictor.needs_inherent:
+            import warnings
+
+            warnings.warn(f"PropensityScore with {model!r} (inputs {self.predictor.metadata.get('inputs')}) quenches "
+                          "every scored configuration with FIRE; a TS model is much cheaper", stacklevel=2)
 
     def __call__(self, positions: np.ndarray, box: np.ndarray, types: np.ndarray) -> np.ndarray:
         return np.asarray(self.predictor(positions, box, types).propensity, dtype=np.float64)

@@ -120,6 +120,12 @@ class GenerativeSampler:
         if not pairs or any(w <= 0 for _, w in pairs):
             raise ValueError("moves must be a move or a non-empty sequence of (move, positive weight)")
         n = self.context.getSystem().getNumParticles()
+        start = units.positions_from_openmm(self.context.getState(positions=True).getPositions(asNumpy=True))
+        if geometry.infer_dimensions(start) != 3:
+            # the proposal models draw 3D displacements and the velocity refresh is 3D: in a
+            # 2D system the jumps would leave the plane, so refuse rather than mislead
+            raise ValueError("GenerativeSampler supports 3D systems only: its proposal models draw 3D "
+                             "displacements (this system is 2D, all z = 0)")
         for m, _ in pairs:
             if len(m.types) != n:
                 raise ValueError(f"a {m.kind} move was built for {len(m.types)} particles; the simulation has {n}")
