@@ -236,8 +236,12 @@ def analyze_files(
     overlap_a: float = 0.3,
     species: int | None = 0,
     frame_interval: float | None = None,
+    time: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Analyse isoconfigurational npz files, or a DCD trajectory (with ``topology``: an npz config).
+
+    ``time`` (tau) is the lag of isoconfigurational files that do not store one (such as the
+    BOTAN data in ``../shared``); a file's own ``time`` wins.
 
     Returns
     -------
@@ -275,10 +279,20 @@ def analyze_files(
         s4 = None
     else:
         configs = [load_configuration(f) for f in files]
+        lags = []
         for f, c in zip(files, configs):
-            if c.replica_positions is None or "time" not in c.extra:
-                raise ValueError(f"{f}: not an isoconfigurational file (needs 'positions' and 'time'); "
+            if c.replica_positions is None:
+                raise ValueError(f"{f}: not an isoconfigurational file (no replica 'positions'); "
                                  "for a trajectory pass .dcd files with --top")
+            if "time" in c.extra:
+                lags.append(float(c.extra["time"]))
+            elif time is not None:
+                lags.append(float(time))
+            else:
+                raise ValueError(f"{f}: stores no lag time ('time'); give it with --time T (tau), "
+                                 "e.g. the replicas' time since the shared configuration")
+        for c, t in zip(configs, lags):
+            c.extra["time"] = t
         sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species)
         for c in configs:
             sd.accumulate(c.replica_positions, c.box, c.types, reference=c.positions, time=float(c.extra["time"]))

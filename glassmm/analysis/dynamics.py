@@ -184,19 +184,26 @@ class SelfDynamics(ComputeObject):
 
     def plot(self, path: str | Path | None = None):
         """Four panels: MSD, F_s, non-Gaussian parameter, chi_4 against time (log axes)."""
-        from glassmm.analysis._plot import finish, pyplot
+        from glassmm.analysis._plot import LAG_LABEL, MSD_LABEL, finish, log_ticks, pyplot, species_label
 
         plt = pyplot()
         fig, axes = plt.subplots(2, 2, figsize=(9, 7))
         t = self.times
-        axes[0, 0].loglog(t, self.msd, "o-"); axes[0, 0].set_ylabel("MSD")
-        axes[0, 1].semilogx(t, self.fs, "o-", label="$F_s$"); axes[0, 1].semilogx(t, self.overlap, "s--", label="Q")
-        axes[0, 1].axhline(np.exp(-1), color="gray", lw=0.8); axes[0, 1].legend(); axes[0, 1].set_ylabel(f"F_s(q={self.q}, t)")
-        axes[1, 0].semilogx(t, self.alpha2, "o-"); axes[1, 0].set_ylabel(r"$\alpha_2$")
-        axes[1, 1].semilogx(t, self.chi4, "o-"); axes[1, 1].set_ylabel(r"$\chi_4$")
+        who = species_label(self.species)
+        axes[0, 0].loglog(t, self.msd, "o-"); axes[0, 0].set_ylabel(f"{MSD_LABEL} ({who})")
+        log_ticks(axes[0, 0], "y")
+        axes[0, 1].semilogx(t, self.fs, "o-", label=rf"$F_s(q = {self.q:g}\,\sigma^{{-1}}, t)$")
+        axes[0, 1].semilogx(t, self.overlap, "s--", label=rf"$Q(t)$, $a = {self.overlap_a:g}\,\sigma$")
+        axes[0, 1].axhline(np.exp(-1), color="gray", lw=0.8, ls=":", label="1/e")
+        axes[0, 1].legend(); axes[0, 1].set_ylabel(f"correlation ({who})")
+        axes[1, 0].semilogx(t, self.alpha2, "o-"); axes[1, 0].set_ylabel(r"non-Gaussian $\alpha_2$")
+        axes[1, 1].semilogx(t, self.chi4, "o-"); axes[1, 1].set_ylabel(r"$\chi_4(t)$ (overlap)")
         for ax in axes.ravel():
-            ax.set_xlabel(r"t / $\tau$")
-        fig.suptitle(f"self dynamics (species {self.species}); tau_alpha = {self.tau_alpha:.3g}")
+            ax.set_xlabel(LAG_LABEL)
+            log_ticks(ax, "x")
+        ta = self.tau_alpha
+        fig.suptitle(f"self dynamics of {who}; " + (rf"$\tau_\alpha$ = {ta:.3g} $\tau$" if np.isfinite(ta)
+                                                    else r"$\tau_\alpha$ not reached"))
         fig.tight_layout()
         return finish(fig, path)
 

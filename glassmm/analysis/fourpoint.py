@@ -197,7 +197,7 @@ class FourPointStructureFactor(ComputeObject):
         return {"q": self.q.tolist(), "s4": self.s4.tolist(), "xi4": xi, "s4_0": s0, "n_samples": len(self._W)}
 
     def plot(self, path: str | Path | None = None):
-        from glassmm.analysis._plot import finish, pyplot
+        from glassmm.analysis._plot import Q_LABEL, finish, pyplot, species_label
 
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(5, 4))
@@ -205,6 +205,7 @@ class FourPointStructureFactor(ComputeObject):
         xi, s0 = self.correlation_length()
         if np.isfinite(xi):
             qq = np.linspace(0, self.q.max(), 100)
-            ax.plot(qq, s0 / (1 + (qq * xi) ** 2), "-", label=rf"OZ fit, $\xi_4$ = {xi:.2f}")
-        ax.set_xlabel("q"); ax.set_ylabel("$S_4$"); ax.legend()
+            ax.plot(qq, s0 / (1 + (qq * xi) ** 2), "-", label=rf"OZ fit, $\xi_4$ = {xi:.2f} $\sigma$")
+        ax.set_xlabel(Q_LABEL); ax.set_ylabel("$S_4(q)$"); ax.legend()
+        ax.set_title(f"four-point structure factor ({species_label(self.species)}, overlap a = {self.overlap_a:g} sigma)")
         return finish(fig, path)

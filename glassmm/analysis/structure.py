@@ -77,10 +77,12 @@ class RadialDistribution(ComputeObject):
         return {"r": self.r.tolist(), "g": self.g.tolist(), "pair": list(self.pair)}
 
     def plot(self, path: str | Path | None = None):
-        from glassmm.analysis._plot import finish, pyplot
+        from glassmm.analysis._plot import R_LABEL, finish, pyplot, species_label
 
         fig, ax = pyplot().subplots(figsize=(5, 4))
-        ax.plot(self.r, self.g); ax.set_xlabel("r"); ax.set_ylabel(f"g(r) {self.pair}")
+        pair = "-".join(species_label(int(p)) for p in self.pair) if self.pair is not None else "all"
+        ax.plot(self.r, self.g); ax.set_xlabel(R_LABEL); ax.set_ylabel(f"$g_{{{pair}}}(r)$")
+        ax.axhline(1.0, color="gray", lw=0.8, ls=":")
         return finish(fig, path)
 
 
@@ -139,8 +141,9 @@ class StaticStructureFactor(ComputeObject):
         return {"q": self.q.tolist(), "s": self.s.tolist(), "species": self.species}
 
     def plot(self, path: str | Path | None = None):
-        from glassmm.analysis._plot import finish, pyplot
+        from glassmm.analysis._plot import Q_LABEL, finish, pyplot, species_label
 
         fig, ax = pyplot().subplots(figsize=(5, 4))
-        ax.plot(self.q, self.s, "o-", ms=3); ax.set_xlabel("q"); ax.set_ylabel("S(q)")
+        who = species_label(self.species)
+        ax.plot(self.q, self.s, "o-", ms=3); ax.set_xlabel(Q_LABEL); ax.set_ylabel(f"$S(q)$ ({who})")
         return finish(fig, path)

@@ -10,10 +10,46 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from glassmm.cli import analysis, md, models, sampling, study
 
 _ADDERS = [*md.ADDERS, *analysis.ADDERS, *models.ADDERS, *sampling.ADDERS, *study.ADDERS]
+#: subcommands whose ``output`` is a folder (the others write a file or a PREFIX*)
+_FOLDER_OUTPUTS = {"dataset", "sample", "study"}
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows every option's default (not the uninformative None / False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings \
+                or "%(default)" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _DefaultsFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for p in action.choices.values():
+                _show_defaults(p)
+        elif action.help is None and action.option_strings and action.default not in (None, False):
+            action.help = "default: %(default)s"  # argparse prints no default for an option without help
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before any work when an output cannot be written (one line, exit status 2)."""
+    from glassmm.io import ensure_writable
+
+    folder = args.command in _FOLDER_OUTPUTS
+    out = getattr(args, "output", None)
+    if out:
+        ensure_writable(Path(out), directory=folder) if folder else ensure_writable(Path(str(out) + ".probe"))
+    plot = getattr(args, "plot", None)
+    if isinstance(plot, str):
+        ensure_writable(Path(plot + ".probe"))
 
 
 
@@ -25,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for add in _ADDERS:
         add(sub)
+    _show_defaults(parser)
     return parser
 
 
@@ -32,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_outputs(args)
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
         print(f"glassmm {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -16,7 +16,9 @@ def _add_analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", help="npz configuration giving types/box for DCD input")
     p.add_argument("--frame-interval", type=float, help="time between DCD frames (tau)")
     p.add_argument("-q", type=float, default=7.25, help="wavenumber for F_s")
-    p.add_argument("--overlap-a", type=float, default=0.3)
+    p.add_argument("--time", type=float, help="lag (tau) of isoconfigurational files that store none "
+                   "(e.g. the BOTAN data; a file's own 'time' wins)")
+    p.add_argument("--overlap-a", type=float, default=0.3, help="overlap cutoff a (sigma)")
     p.add_argument("--species", type=int, default=0, help="0 = A, 1 = B, -1 = all")
 
 
@@ -32,7 +34,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 def _add_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="PNG plots of the analyses, or of GlassReporter .h5 files")
     _add_analysis_args(p)
-    p.add_argument("-o", "--output", default="glassmm", help="PNG prefix")
+    p.add_argument("-o", "--output", help="PNG prefix (default: the first input's path without its suffix)")
     p.set_defaults(func=_cmd_plot)
 
 
@@ -40,7 +42,8 @@ def _run_analysis(args: argparse.Namespace):
     from glassmm.workflows import analyze_files
 
     return analyze_files(args.files, topology=args.top, q=args.q, overlap_a=args.overlap_a,
-                         species=None if args.species < 0 else args.species, frame_interval=args.frame_interval)
+                         species=None if args.species < 0 else args.species, frame_interval=args.frame_interval,
+                         time=args.time)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -75,6 +78,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from glassmm.workflows import plot_analysis
 
+    if not args.output:  # next to the input, so plots of different runs never overwrite each other
+        args.output = str(Path(args.files[0]).with_suffix(""))
     if all(str(f).endswith((".h5", ".hdf5")) for f in args.files):
         from glassmm.reporters import read_report
 

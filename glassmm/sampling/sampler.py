@@ -349,7 +349,7 @@ class GenerativeSampler:
             acc = np.array([r["accepted"] for r in recs], dtype=float)
             axes[0].plot(a, np.array([r["energy_new"] for r in recs], float), ".", ms=2, alpha=0.3, label="proposed")
             axes[0].plot(a, e, "o", ms=3, label="accepted")
-            axes[0].set(xlabel="attempt", ylabel="U (reduced)")
+            axes[0].set(xlabel="attempt", ylabel=r"total $U$ / $\epsilon_{AA}$")
             axes[0].legend()
             axes[1].plot(a, np.cumsum(acc) / (np.arange(len(acc)) + 1))
             axes[1].set(xlabel="attempt", ylabel="acceptance rate")

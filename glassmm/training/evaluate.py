@@ -85,7 +85,7 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
         ax.hexbin(T, P, gridsize=60, bins="log", cmap="viridis")
         lim = [min(T.min(), P.min()), max(T.max(), P.max())]
         ax.plot(lim, lim, "w--", lw=0.8)
-        ax.set_xlabel("true propensity (A)"); ax.set_ylabel("predicted propensity (A)")
+        ax.set_xlabel(r"true propensity / $\sigma_{AA}$ (A)"); ax.set_ylabel(r"predicted propensity / $\sigma_{AA}$ (A)")
         ax.set_title(f"{predictor.name}: Pearson mean {res['pearson_mean']:.3f}, pooled {res['pearson_pooled']:.3f}")
         finish(fig, plot)
         res["plot"] = str(plot)

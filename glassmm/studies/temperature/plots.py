@@ -38,10 +38,10 @@ def plot_study(summary: dict[str, Any], cfg: Any, output: Path, fields: dict | N
     for ax in axes:
         for t in cfg.train_temperatures:
             ax.axvline(float(t), color="0.85", zorder=0)
-    axes[0].set_xlabel("T"); axes[0].set_ylabel("Pearson (A), propensity at tau_alpha(T)")
+    axes[0].set_xlabel(r"$T$ / ($\epsilon_{AA}/k_B$)"); axes[0].set_ylabel(r"Pearson (A), propensity at $\tau_\alpha(T)$")
     axes[0].set_title("grey: training T; star: model trained at that T"); axes[0].legend(fontsize=7)
     lim = [Tall.min() - 0.05, Tall.max() + 0.05]
-    axes[1].plot(lim, lim, "k-", lw=0.8); axes[1].set_xlabel("true T"); axes[1].set_ylabel("T-BOTAN estimate")
+    axes[1].plot(lim, lim, "k-", lw=0.8); axes[1].set_xlabel(r"true $T$ / ($\epsilon_{AA}/k_B$)"); axes[1].set_ylabel(r"T-BOTAN estimate / ($\epsilon_{AA}/k_B$)")
     big = summary.get("thermometer_large_system")
     if big:
         for kind in kinds:
@@ -77,7 +77,7 @@ def plot_study(summary: dict[str, Any], cfg: Any, output: Path, fields: dict | N
             axes[0, j].set_title(f"T = {k} ({cfg.role(float(k))})"); axes[0, j].set_xlabel("standardised propensity")
             axes[1, j].plot(f["s_true"]["q"], f["s_true"]["s"], "o-", label="MD")
             axes[1, j].plot(f["s_pred"]["q"], f["s_pred"]["s"], "s--", label="T-BOTAN")
-            axes[1, j].set_xlabel("q"); axes[1, j].set_ylabel("$S_X(q)$ of propensity field")
+            axes[1, j].set_xlabel(r"$q$ / $\sigma_{AA}^{-1}$"); axes[1, j].set_ylabel("$S_X(q)$ of propensity field")
         axes[0, 0].legend(); axes[1, 0].legend()
         fig.suptitle(f"{kinds[0]} inputs: distributions and field structure factors at held-out T")
         save(fig, "fields.png")
@@ -86,12 +86,12 @@ def plot_study(summary: dict[str, Any], cfg: Any, output: Path, fields: dict | N
     ta = summary["tau_alpha"]
     T = np.array([float(k) for k in ta])
     axes[0].semilogy(1 / T, [ta[k] for k in ta], "o-")
-    axes[0].set_xlabel("1/T"); axes[0].set_ylabel("tau_alpha (glassmm MD, F_s(7.25) = 1/e)")
+    axes[0].set_xlabel(r"$1/T$ / ($k_B/\epsilon_{AA}$)"); axes[0].set_ylabel(r"$\tau_\alpha$ / $\tau$ (glassmm MD, $F_s(7.25) = 1/e$)")
     fs = summary.get("fs_at_target_time")
     if fs:
         axes[1].plot([float(k) for k in fs], list(fs.values()), "o-", label="replicas at the target time")
         axes[1].axhline(np.exp(-1), color="k", lw=0.8, label="1/e")
-        axes[1].set_xlabel("T"); axes[1].set_ylabel("F_s(7.25) of A"); axes[1].legend()
+        axes[1].set_xlabel(r"$T$ / ($\epsilon_{AA}/k_B$)"); axes[1].set_ylabel(r"$F_s(q = 7.25\,\sigma^{-1})$ of A"); axes[1].legend()
         axes[1].set_title("self-check: targets at tau_alpha?")
     save(fig, "tau_alpha.png")
     return paths
