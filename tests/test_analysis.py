@@ -39,13 +39,29 @@ def test_brownian_msd_fs_alpha2(brownian):
     assert np.allclose(sd.msd, 6 * D * times, rtol=0.02)
     assert np.allclose(sd.fs, np.exp(-7.25**2 * D * times), atol=0.01)
     assert np.all(np.abs(sd.alpha2) < 0.03)  # Gaussian
-    # independent particles: N var(Q) = Q (1 - Q)
-    Q = sd.overlap
-    ok = (Q > 0.1) & (Q < 0.9)
-    assert ok.any()
-    assert np.allclose(sd.chi4[ok], (Q * (1 - Q))[ok], rtol=0.8)
     expected_tau = 1 / (7.25**2 * D)
     assert tau_alpha(times, np.exp(-times / expected_tau)) == pytest.approx(expected_tau, rel=0.1)
+
+
+def test_chi4_of_independent_particles_is_binomial():
+    """N var(Q) = p (1 - p) for independent particles, p = P(|dr| < a) known exactly.
+
+    400 samples: the sample variance's relative error is sqrt(2 / 399) = 7 %, so 25 % is a
+    3.5 sigma band (the previous check, 8 samples at rtol = 0.8, could hardly fail).
+    """
+    from math import erf, sqrt
+
+    rng = np.random.default_rng(7)
+    n, samples, a = 500, 400, 0.3
+    ref = rng.uniform(0, 10, (n, 3))
+    sd = SelfDynamics(q=7.25, overlap_a=a, species=None)
+    for s2 in (0.01, 0.02, 0.04):  # per-dimension variance of the displacement
+        sd.accumulate(ref[None] + rng.normal(0, sqrt(s2), (samples, n, 3)), reference=ref, time=s2)
+    sig = np.sqrt([0.01, 0.02, 0.04])
+    x = a / sig  # P(|dr| < a) for a 3D Gaussian (Maxwell distribution CDF)
+    p = np.array([erf(v / sqrt(2)) - sqrt(2 / np.pi) * v * np.exp(-v * v / 2) for v in x])
+    assert np.allclose(sd.overlap, p, atol=0.005)
+    assert np.allclose(sd.chi4, p * (1 - p), rtol=0.25), (sd.chi4, p * (1 - p))
 
 
 def test_brownian_trajectory_multiple_origins():

@@ -19,7 +19,7 @@ from glassmm.analysis import SelfDynamics
 from glassmm.backends import registry
 from glassmm.io import OutputNotWritableError
 from glassmm.reporters import GlassReporter, SimulationBlewUp, read_report
-from glassmm.simulation import create_simulation, get_positions
+from glassmm.simulation import create_simulation
 
 PLUGIN = Path(__file__).with_name("plugin_fixture")
 REPO = Path(__file__).resolve().parents[1]

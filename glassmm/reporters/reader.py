@@ -8,11 +8,32 @@ from typing import Any
 
 import numpy as np
 
-from glassmm.reporters.schema import SCHEMA_VERSION
+from glassmm.reporters.schema import FRAME_DATASETS, SCHEMA_VERSION
 
 
 class ReportFile:
-    """Read a GlassReporter HDF5 file (all arrays loaded on access)."""
+    """A GlassReporter HDF5 file opened for reading; datasets are read when indexed.
+
+    Parameters
+    ----------
+    path : path
+        A file written by :class:`~glassmm.reporters.GlassReporter` (possibly still being
+        written: every finished frame is flushed).
+
+    Notes
+    -----
+    ``report["time"]`` returns a whole dataset as numpy (see the schema in
+    :mod:`glassmm.reporters.schema` for names, shapes and units), ``report.row("positions", k)``
+    one frame without reading the others, ``report.attrs`` the attributes (``box``,
+    ``skipped_inferences``, ...), ``report.model_metadata`` the model's metadata. Per-frame
+    datasets are cut to the frames every one of them holds, so a frame torn by a crash is
+    not read. Use as a context manager, or call :meth:`close`.
+
+    Examples
+    --------
+    >>> with glassmm.read_report("run.h5") as r:               # doctest: +SKIP
+    ...     t, fs = r["dynamics/lag"], r["dynamics/fs"]
+    """
 
     def __init__(self, path: str | Path) -> None:
         import h5py
@@ -25,7 +46,19 @@ class ReportFile:
         if int(self._h.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
             raise ValueError(f"{path}: not a glassmm report file (schema {SCHEMA_VERSION})")
 
+    def _complete(self) -> int:
+        """Frames held by every per-frame dataset."""
+        names = [k for k in FRAME_DATASETS if k in self._h] + [f"analysis/{k}" for k in self._h.get("analysis", {})]
+        return min(self._h[k].shape[0] for k in names) if names else 0
+
+    def _per_frame(self, key: str) -> bool:
+        return key in FRAME_DATASETS or key.startswith("analysis/")
+
     def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._h:
+            raise KeyError(f"{self.path} has no dataset {key!r}; it has {self.keys()}")
+        if self._per_frame(key):
+            return self._h[key][: self._complete()]
         return self._h[key][()]
 
     def __contains__(self, key: str) -> bool:
@@ -33,7 +66,10 @@ class ReportFile:
 
     def row(self, key: str, index: int) -> np.ndarray:
         """One frame of a per-frame dataset (e.g. ``positions``) without reading the others."""
-        return self._h[key][index]
+        n = self._complete()
+        if not -n <= index < n:
+            raise IndexError(f"frame {index} out of range: {self.path} holds {n} complete frames")
+        return self._h[key][index % n]
 
     @property
     def model_metadata(self) -> dict | None:
@@ -65,5 +101,11 @@ class ReportFile:
 
 
 def read_report(path: str | Path) -> ReportFile:
-    """Open a GlassReporter HDF5 file for reading (use as a context manager, or call close())."""
+    """Open a GlassReporter HDF5 file for reading: a :class:`ReportFile` (a context manager).
+
+    Raises
+    ------
+    ValueError
+        When the file is not readable HDF5 or not a glassmm report.
+    """
     return ReportFile(path)
