@@ -55,3 +55,30 @@ def small_liquid():
     run(sim, 2000)
     ka.positions_reduced = get_positions(sim.context)
     return ka
+
+
+PLUGIN = Path(__file__).with_name("plugin_fixture")
+
+
+@pytest.fixture
+def test_plugin(monkeypatch):
+    """The test backend plugin (tests/plugin_fixture) importable and registered; use with usefixtures."""
+    import sys
+
+    from glassmm.backends import registry
+
+    monkeypatch.syspath_prepend(str(PLUGIN))
+    registry.refresh()
+    sys.modules.pop("glassmm_testbackend", None)
+    yield
+    registry.refresh()
+
+
+@pytest.fixture
+def sim(small_liquid):
+    """A Langevin simulation at T = 1 of the equilibrated small liquid (``sim.ka`` is the system)."""
+    from glassmm.simulation import create_simulation
+
+    s = create_simulation(small_liquid, "langevin", temperature=1.0, seed=2, threads=1)
+    s.ka = small_liquid
+    return s

@@ -65,4 +65,4 @@ def _topology(config):
 def test_cli_reports_errors_cleanly(tmp_path, capsys):
     (tmp_path / "x.npz").write_bytes(b"garbage")
     assert main(["inspect", str(tmp_path / "x.npz")]) == 2
-    assert "not a readable npz" in capsys.readouterr().err
+    assert "not an npz configuration archive" in capsys.readouterr().err

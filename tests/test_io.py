@@ -75,7 +75,7 @@ def test_bad_types_named():
 def test_corrupt_file_named(tmp_path):
     p = tmp_path / "corrupt.npz"
     p.write_bytes(b"PK\x03\x04 this is not a zip")
-    with pytest.raises(ValueError, match="not a readable npz"):
+    with pytest.raises(ValueError, match="not an npz configuration archive"):
         load_configuration(p)
 
 

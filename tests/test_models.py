@@ -182,14 +182,14 @@ def test_model_refuses_mismatched_system(small_liquid, tmp_path):
     m = BOTAN(hidden=8, n_steps=1)
     path = export_torchscript(m, {"node_mean": 0, "node_std": 1, "edge_std": 1}, tmp_path / "m.pt")
     pred = load_model(path)
-    with pytest.raises(ValueError, match="80:20"):
+    with pytest.raises(ValueError, match="trained on 80% A"):
         pred.check_system(100, np.zeros(100, dtype=int))
     with pytest.raises(ValueError, match="2D"):
         pred.check_system(100, np.r_[np.zeros(80), np.ones(20)].astype(int), dimensions=2)
     with pytest.raises(ValueError, match="no model file or bundled model"):
         load_model("no-such-model")
     (tmp_path / "bad.pt").write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="not a readable glassmm TorchScript artifact"):
+    with pytest.raises(ValueError, match="not a TorchScript file"):
         load_model(tmp_path / "bad.pt")
 
 

@@ -1,7 +1,6 @@
 """GlassReporter: OpenMM protocol, append/restart, async ordering, failure paths, backends."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,23 +13,7 @@ from glassmm.reporters import GlassReporter, SimulationBlewUp, read_report
 from glassmm.simulation import create_simulation
 
 PLUGIN = Path(__file__).with_name("plugin_fixture")
-
-
-@pytest.fixture(autouse=True)
-def test_plugin(monkeypatch):
-    monkeypatch.syspath_prepend(str(PLUGIN))
-    registry.refresh()
-    sys.modules.pop("glassmm_testbackend", None)
-    yield
-    registry.refresh()
-
-
-@pytest.fixture
-def sim(small_liquid):
-    ka = small_liquid  # equilibrated at T = 1
-    s = create_simulation(ka, "langevin", temperature=1.0, seed=2)
-    s.ka = ka
-    return s
+pytestmark = pytest.mark.usefixtures("test_plugin")
 
 
 def test_describe_next_report_protocol(sim, tmp_path):

@@ -16,29 +16,13 @@ import pytest
 
 import glassmm
 from glassmm.analysis import SelfDynamics
-from glassmm.backends import registry
 from glassmm.io import OutputNotWritableError
 from glassmm.reporters import GlassReporter, SimulationBlewUp, read_report
 from glassmm.simulation import create_simulation
 
 PLUGIN = Path(__file__).with_name("plugin_fixture")
+pytestmark = pytest.mark.usefixtures("test_plugin")
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def test_plugin(monkeypatch):
-    monkeypatch.syspath_prepend(str(PLUGIN))
-    registry.refresh()
-    sys.modules.pop("glassmm_testbackend", None)
-    yield
-    registry.refresh()
-
-
-@pytest.fixture
-def sim(small_liquid):
-    s = create_simulation(small_liquid, "langevin", temperature=1.0, seed=2, threads=1)
-    s.ka = small_liquid
-    return s
 
 
 def _script(tmp_path, body: str) -> subprocess.CompletedProcess:

@@ -113,8 +113,13 @@ def test_tiny_study_runs_end_to_end_and_reports_every_temperature(tiny_study):
                         "temperature_rmse_ensemble", "distribution_wasserstein", "field_s_lowest_q_true",
                         "energy_thermometer_rmse"):
                 assert np.isfinite(m[key]), (kind, T, key)
-            # an ensemble mean is never further off than its members on average (Jensen)
-            assert m["temperature_rmse_ensemble"] <= m["temperature_rmse_per_snapshot"] + 1e-9
+            # The tiny preset trains too little for T-BOTAN to learn a thermometer (measured:
+            # estimates 1.56-1.83 for T = 1.0-2.0), so its quality is not asserted here. The
+            # baseline is: potential energy tracks T, so on thermal structures the linear
+            # energy thermometer must tell the training temperatures apart (error under half
+            # their gap, 0.35; measured 0.04 and 0.18).
+            if m["role"] == "train" and kind == "TS":
+                assert m["energy_thermometer_rmse"] < 0.35, (kind, T, m["energy_thermometer_rmse"])
         d = np.asarray(res["latent"]["distance"])
         assert np.allclose(d, d.T) and np.allclose(np.diag(d), 0) and (d[~np.eye(len(d), dtype=bool)] > 0).all()
         assert set(res["latent"]["pull"]) == {"1.600"}
@@ -126,7 +131,10 @@ def test_tiny_study_runs_end_to_end_and_reports_every_temperature(tiny_study):
     assert big["n_particles"] == cfg.thermometer_n_particles and set(big["per_temperature"]) == {"1.600"}
     row = big["per_temperature"]["1.600"]["TS"]
     assert len(row["estimates_ensemble"]) == cfg.thermometer_snapshots
-    assert np.isfinite(row["temperature_rmse_ensemble"]) and np.isfinite(row["energy_thermometer_rmse"])
+    est = np.asarray(row["estimates_ensemble"])
+    assert row["temperature_rmse_ensemble"] == pytest.approx(np.sqrt(np.mean((est - 1.6) ** 2)))
+    assert row["temperature_bias"] == pytest.approx(est.mean() - 1.6)
+    assert np.isfinite(row["energy_thermometer_rmse"])
     assert set(summary["cost_seconds"]) >= {"data", "train", "evaluate", "thermometer", "total"}
     assert len(summary["tau_alpha"]) == len(cfg.temperatures)
     # hot liquids: the replicas' own F_s at the target time is near 1/e (the dataset's self-check)

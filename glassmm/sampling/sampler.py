@@ -64,6 +64,17 @@ class JumpCheck:
     temperature_sigmas: float = 6.0
 
 
+def _plane_constrained(integrator: Any) -> bool:
+    """True for glassmm's 2D integrators: a per-DOF ``mask`` that zeroes every z component."""
+    if not isinstance(integrator, openmm.CustomIntegrator):
+        return False
+    for k in range(integrator.getNumPerDofVariables()):
+        if integrator.getPerDofVariableName(k) == "mask":
+            mask = np.asarray([tuple(v) for v in integrator.getPerDofVariable(k)])
+            return bool(mask.size) and bool(np.all(mask[:, 2] == 0))
+    return False
+
+
 class GenerativeSampler:
     """MD plus checked generative jumps around an ``openmm.app.Simulation``.
 
@@ -120,12 +131,11 @@ class GenerativeSampler:
         if not pairs or any(w <= 0 for _, w in pairs):
             raise ValueError("moves must be a move or a non-empty sequence of (move, positive weight)")
         n = self.context.getSystem().getNumParticles()
-        start = units.positions_from_openmm(self.context.getState(positions=True).getPositions(asNumpy=True))
-        if geometry.infer_dimensions(start) != 3:
+        if _plane_constrained(simulation.integrator):
             # the proposal models draw 3D displacements and the velocity refresh is 3D: in a
             # 2D system the jumps would leave the plane, so refuse rather than mislead
             raise ValueError("GenerativeSampler supports 3D systems only: its proposal models draw 3D "
-                             "displacements (this system is 2D, all z = 0)")
+                             "displacements (this simulation's integrator keeps particles in the z = 0 plane)")
         for m, _ in pairs:
             if len(m.types) != n:
                 raise ValueError(f"a {m.kind} move was built for {len(m.types)} particles; the simulation has {n}")
