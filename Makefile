@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,reference]'
 	@for p in plugins/*/; do \
 	  if [ -f $$p/pyproject.toml ]; then $(BIN)/python -m pip install --quiet --disable-pip-version-check -e $$p || exit 1; fi; \
 	done

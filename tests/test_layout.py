@@ -20,7 +20,7 @@ LAYERS: list[list[str]] = [
     ["io"],
     ["simulation"],
     ["minimize"],
-    ["isoconf", "graph"],
+    ["isoconf", "graph", "reference"],
     ["analysis", "models"],
     ["backends", "torchforce", "dataset"],
     ["training", "reporters", "sampling"],
