@@ -128,8 +128,17 @@ def remove_drift(positions: Any, reference: Any) -> np.ndarray:
     ref = np.asarray(reference, dtype=np.float64)
     if pos.shape[-2:] != ref.shape:
         raise ValueError(f"positions {pos.shape} do not match the reference {ref.shape}")
-    shift = pos.mean(axis=-2, keepdims=True) - ref.mean(axis=0)
-    return pos - shift
+    return ref + subtract_drift(pos - ref)
+
+
+def subtract_drift(displacements: Any) -> np.ndarray:
+    """Displacements (reduced) (..., N, 3) minus their mean over the particles (equal masses).
+
+    The one place the centre-of-mass drift is taken out; :func:`remove_drift` and the
+    analysis objects use it.
+    """
+    d = np.asarray(displacements, dtype=np.float64)
+    return d - d.mean(axis=-2, keepdims=True)
 
 
 def zero_momentum(velocities: Any, masses: Any = 1.0) -> np.ndarray:
@@ -137,3 +146,23 @@ def zero_momentum(velocities: Any, masses: Any = 1.0) -> np.ndarray:
     v = np.asarray(velocities, dtype=np.float64)
     m = np.broadcast_to(np.asarray(masses, dtype=np.float64), (len(v),))[:, None]
     return v - (m * v).sum(axis=0) / m.sum()
+
+
+def is_wrapped(frames: Any, box: Any) -> bool:
+    """True when consecutive frames (F, N, 3) jump by more than half a box edge somewhere.
+
+    No particle crosses half the box between two frames of a sensible trajectory, so such a
+    jump is a wrap into the box, which breaks displacements (MSD 9.96 instead of 1.12).
+    """
+    f = np.asarray(frames, dtype=np.float64)
+    if len(f) < 2:
+        return False
+    b = np.asarray(box, dtype=np.float64)[: f.shape[-1]]
+    return bool(np.any(np.abs(np.diff(f, axis=0)) > b / 2))
+
+
+def unwrap(frames: Any, box: Any) -> np.ndarray:
+    """Undo wrapping: accumulate the minimum-image displacement between consecutive frames."""
+    f = np.asarray(frames, dtype=np.float64)
+    steps = minimum_image(np.diff(f, axis=0), np.asarray(box, dtype=np.float64))
+    return np.concatenate([f[:1], f[:1] + np.cumsum(steps, axis=0)])

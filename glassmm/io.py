@@ -113,6 +113,50 @@ def _open_npz(path: str | os.PathLike) -> Any:
     return data
 
 
+#: DCD headers store the step in AKMA time units: 1 AKMA = 0.04888821 ps (= tau here)
+_AKMA_PS = 0.04888821
+
+
+def dcd_frame_interval(path: str | os.PathLike) -> float | None:
+    """Time between frames of a DCD file (reduced, tau) from its header, or None if it stores none.
+
+    The header's NSAVC (steps between frames) times its DELTA (the step, in AKMA units), as
+    OpenMM's DCDReporter writes them; reduced time is ps (see :mod:`glassmm.units`).
+    """
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(48)
+    if len(head) < 48 or struct.unpack("<i", head[:4])[0] != 84 or head[4:8] != b"CORD":
+        raise ValueError(f"{path}: not a DCD file (no CORD header)")
+    nsavc = struct.unpack("<i", head[16:20])[0]
+    delta = struct.unpack("<f", head[44:48])[0]
+    if nsavc <= 0 or not delta > 0:
+        return None
+    return float(nsavc * delta * _AKMA_PS)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to file descriptor 1 (C libraries included) to stderr meanwhile.
+
+    For readers that print (some DCD readers do) while a command's stdout must stay one JSON
+    object.
+    """
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def is_hdf5(path: str | os.PathLike) -> bool:
     """True when the file starts with the HDF5 signature."""
     with open(path, "rb") as fh:

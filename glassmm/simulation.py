@@ -305,14 +305,21 @@ def melt_and_quench(
     melt_time: float = 10.0,
     quench_time: float = 10.0,
     equilibration_time: float = 50.0,
-    dt: float = DEFAULT_DT,
+    dt: float | None = None,
     progress: bool = False,
 ) -> None:
     """Melt at ``melt_temperature``, cool linearly to ``temperature``, then equilibrate (all reduced).
 
     Needs a thermostatted integrator (langevin or nose-hoover). Equilibrate for several
-    alpha-relaxation times of the target temperature before measuring anything.
+    alpha-relaxation times of the target temperature before measuring anything. Times are
+    converted to steps with the integrator's own step size; ``dt`` (tau), if given, must
+    agree with it (it is kept for callers that pass it).
     """
+    step = units.as_reduced_time(simulation.integrator.getStepSize())
+    if dt is not None and not np.isclose(float(dt), step, rtol=1e-9):
+        raise ValueError(f"melt_and_quench: dt = {dt} but the integrator's step size is {step} tau; "
+                         "times are converted with the integrator's")
+    dt = step
     T = units.as_reduced_temperature(temperature)
     set_temperature(simulation, melt_temperature)
     run(simulation, int(round(melt_time / dt)), progress and "melt")

@@ -183,11 +183,16 @@ def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_
         set_temperature(sim, T) if integrator != "nve" else None
         run(sim, int(round(equilibration_time / dt)), progress and "equilibrate")
     if start_integrator != integrator:
-        state = sim.context.getState(positions=True, velocities=True)
+        from glassmm.geometry import zero_momentum
+        from glassmm.simulation import get_velocities, set_velocities
+
+        # The Langevin chain leaves a random total momentum; carried into NVE it is a
+        # conserved drift of the whole liquid that decays F_s spuriously (issue 16).
+        velocities = zero_momentum(get_velocities(sim.context))
         ka.positions_reduced = get_positions(sim.context)
         sim = create_simulation(ka, integrator, temperature=T, dt=dt, platform=platform,
                                 precision=precision, seed=seed, velocities=None)
-        sim.context.setVelocities(state.getVelocities())
+        set_velocities(sim.context, velocities)
     return sim
 
 
@@ -241,7 +246,9 @@ def analyze_files(
     """Analyse isoconfigurational npz files, or a DCD trajectory (with ``topology``: an npz config).
 
     ``time`` (tau) is the lag of isoconfigurational files that do not store one (such as the
-    BOTAN data in ``../shared``); a file's own ``time`` wins.
+    BOTAN data in ``../shared``); a file's own ``time`` wins. A DCD's frame interval comes
+    from its header unless ``frame_interval`` (tau) is given; a wrapped trajectory is
+    unwrapped with a warning.
 
     Returns
     -------
@@ -269,9 +276,31 @@ def analyze_files(
             raise ValueError("a DCD trajectory needs --top CONFIG.npz for types and box")
         import mdtraj
 
+        import warnings
+
+        from glassmm.geometry import is_wrapped, unwrap
+        from glassmm.io import dcd_frame_interval, stdout_to_stderr
+
         ref = load_configuration(topology)
-        frames = np.concatenate([mdtraj.load_dcd(str(f), top=_mdtraj_topology(ref.types)).xyz for f in files]).astype(np.float64)
-        dt_frame = frame_interval or 1.0
+        with stdout_to_stderr():  # the reader may print; --json output must stay one object
+            frames = np.concatenate([mdtraj.load_dcd(str(f), top=_mdtraj_topology(ref.types)).xyz
+                                     for f in files]).astype(np.float64)
+        stored = {dcd_frame_interval(f) for f in files}
+        if frame_interval is None:
+            if None in stored or len(stored) != 1:
+                raise ValueError(f"the DCD header gives no single frame interval ({sorted(map(str, stored))}); "
+                                 "pass --frame-interval (tau)")
+            dt_frame = stored.pop()
+        else:
+            dt_frame = float(frame_interval)
+            if None not in stored and any(not np.isclose(s, dt_frame, rtol=1e-4) for s in stored):
+                warnings.warn(f"--frame-interval {dt_frame} differs from the DCD header's {sorted(stored)}; "
+                              "using the given one", stacklevel=2)
+        if is_wrapped(frames, ref.box):
+            warnings.warn("the trajectory is wrapped into the box (a particle jumps over half a box edge "
+                          "between frames); unwrapping it by minimum-image steps between frames. Write "
+                          "trajectories with enforcePeriodicBox=False", stacklevel=2)
+            frames = unwrap(frames, ref.box)
         times = np.arange(len(frames)) * dt_frame
         sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species).compute(frames, ref.box, ref.types, times=times)
         first = frames[0]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from glassmm import geometry
 from glassmm.analysis.base import ComputeObject, select_species
 
 
@@ -129,10 +130,15 @@ class FourPointStructureFactor(ComputeObject):
     q_max : float (reduced, 1/sigma)
     n_bins : int
     species : int or None
+    dimensions : int
+    remove_drift : bool
+        Subtract the centre-of-mass displacement first (default), as :class:`SelfDynamics` does.
     """
 
-    def __init__(self, overlap_a: float = 0.3, q_max: float = 2.5, n_bins: int = 12, species: int | None = 0, dimensions: int = 3) -> None:
+    def __init__(self, overlap_a: float = 0.3, q_max: float = 2.5, n_bins: int = 12, species: int | None = 0, dimensions: int = 3,
+                 remove_drift: bool = True) -> None:
         self.overlap_a, self.q_max, self.n_bins, self.species, self.dimensions = overlap_a, q_max, n_bins, species, dimensions
+        self.remove_drift = bool(remove_drift)
         self.reset()
 
     def reset(self) -> "FourPointStructureFactor":
@@ -147,11 +153,14 @@ class FourPointStructureFactor(ComputeObject):
         pos = np.asarray(positions, float)
         pos = pos[None] if pos.ndim == 2 else pos
         ref = np.asarray(reference, float)
+        dr = pos - ref[None]
+        if self.remove_drift:
+            dr = geometry.subtract_drift(dr)
         sel = select_species(types, len(ref), self.species)
         if self._q is None:
             self._q = wavevectors(box, self.q_max, self.dimensions)
         phase = np.exp(1j * ref[sel] @ self._q.T)  # (N_sel, Q)
-        w = (np.linalg.norm(pos[:, sel] - ref[None, sel], axis=-1) < self.overlap_a).astype(float)  # (R, N_sel)
+        w = (np.linalg.norm(dr[:, sel], axis=-1) < self.overlap_a).astype(float)  # (R, N_sel)
         self._W.extend(w @ phase)
         self._n_sel = int(sel.sum())
         return self
@@ -160,6 +169,8 @@ class FourPointStructureFactor(ComputeObject):
                 lag: int) -> "FourPointStructureFactor":
         """S_4 at a lag of ``lag`` frames over every time origin of a trajectory (F, N, 3)."""
         pos = np.asarray(frames, float)
+        if self.remove_drift:  # the origins' phases too: every frame in the first frame's centre-of-mass frame
+            pos = geometry.remove_drift(pos, pos[0])
         if not 0 < lag < len(pos):
             raise ValueError(f"lag must be between 1 and {len(pos) - 1} frames; got {lag}")
         self.reset()

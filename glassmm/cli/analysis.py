@@ -14,7 +14,7 @@ from glassmm.cli.output import json_default, print_json
 def _add_analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="isoconfigurational npz files, or DCD trajectories (with --top)")
     p.add_argument("--top", help="npz configuration giving types/box for DCD input")
-    p.add_argument("--frame-interval", type=float, help="time between DCD frames (tau)")
+    p.add_argument("--frame-interval", type=float, help="time between DCD frames (tau; default: from the DCD header)")
     p.add_argument("-q", type=float, default=7.25, help="wavenumber for F_s")
     p.add_argument("--time", type=float, help="lag (tau) of isoconfigurational files that store none "
                    "(e.g. the BOTAN data; a file's own 'time' wins)")

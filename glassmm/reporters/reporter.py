@@ -350,7 +350,8 @@ class GlassReporter:
     # ------------------------------------------------------------------ analysis (MD thread, cheap)
     def _analyse(self, pos: np.ndarray) -> dict[str, Any]:
         ref = self._reference if self.reference == "start" else self._prev
-        dr = pos[self._sel] - ref[self._sel]
+        # as in SelfDynamics: the centre-of-mass drift is not relaxation
+        dr = geometry.remove_drift(pos, ref)[self._sel] - ref[self._sel]
         r = np.sqrt(np.einsum("ij,ij->i", dr, dr))
         out = {}
         if "msd" in self.analyses:
