@@ -57,3 +57,16 @@ def test_same_start_nve_agrees_until_chaos(liquid):
     assert gaps[1] < 1e-10 and gaps[3] < 1e-8, gaps
     assert gaps[3] > gaps[0]  # chaos: the round-off difference grows
     assert abs(potential_energy(ref.context) - e0) / abs(e0) < 1e-8
+
+
+@pytest.mark.slow
+def test_tau_alpha_agrees_with_lammps_within_statistical_error():
+    """T = 1.0, N = 1000, 3 independent starts per engine (benchmarks/tau_alpha.py runs the
+    full table: T = 1.0, 0.8, 0.64)."""
+    from glassmm.reference.protocols import measure_tau_alpha
+
+    taus = {e: [measure_tau_alpha(e, 1.0, seed=100 + s, n_particles=1000, equilibration=30.0, measure=12.0,
+                                  threads=1)["tau_alpha"] for s in range(3)] for e in ("glassmm", "lammps")}
+    g, l = np.asarray(taus["glassmm"]), np.asarray(taus["lammps"])
+    sigma = np.hypot(g.std(ddof=1) / np.sqrt(len(g)), l.std(ddof=1) / np.sqrt(len(l)))
+    assert abs(g.mean() - l.mean()) < 3 * max(sigma, 0.01 * l.mean()), taus

@@ -158,14 +158,17 @@ class LammpsKA:
         self.lmp.command(f"run {int(steps)} post no")
 
     def trajectory(self, n_frames: int, every: int, integrator: str = "nve", temperature: float | None = None,
-                   tdamp: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-        """Frames (F + 1, N, 3) unwrapped, the first at the current state, and their times (tau)."""
+                   tdamp: float = 0.5, temperatures: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Frames (F + 1, N, 3) unwrapped, the first at the current state, and their times (tau),
+        or with ``temperatures`` their kinetic temperatures instead of the times."""
         self._integrator(integrator, temperature, tdamp)
-        frames = [self.positions()]
+        frames, temps = [self.positions()], [self.kinetic_temperature()]
         for _ in range(int(n_frames)):
             self.lmp.command(f"run {int(every)} post no")
             frames.append(self.positions())
-        return np.asarray(frames), np.arange(n_frames + 1) * every * self.dt
+            if temperatures:
+                temps.append(self.kinetic_temperature())
+        return np.asarray(frames), (np.asarray(temps) if temperatures else np.arange(n_frames + 1) * every * self.dt)
 
     def close(self) -> None:
         if self.lmp is not None:
