@@ -167,7 +167,11 @@ class FourPointStructureFactor(ComputeObject):
 
     def compute(self, frames: np.ndarray, box: np.ndarray, types: np.ndarray | None = None, *,
                 lag: int) -> "FourPointStructureFactor":
-        """S_4 at a lag of ``lag`` frames over every time origin of a trajectory (F, N, 3)."""
+        """S_4 at a lag of ``lag`` frames over every time origin of a trajectory (F, N, 3).
+
+        With ``remove_drift`` the frames are first put in the first frame's centre-of-mass frame,
+        so neither the displacements nor the origins' phases carry the drift.
+        """
         pos = np.asarray(frames, float)
         if self.remove_drift:  # the origins' phases too: every frame in the first frame's centre-of-mass frame
             pos = geometry.remove_drift(pos, pos[0])

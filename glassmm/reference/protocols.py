@@ -24,9 +24,9 @@ TDAMP = 1.0
 
 
 def _start(n: int, seed: int) -> Any:
-    import glassmm
+    from glassmm.systems import KobAndersen
 
-    return glassmm.KobAndersen(n, positions="random", seed=seed)
+    return KobAndersen(n, positions="random", seed=seed)
 
 
 def _glassmm_frames(ka: Any, T: float, equilibration: float, measure: float, frame_interval: float,
