@@ -172,7 +172,9 @@ def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_
 
     NVE production starts from a Langevin equilibration; positions and velocities carry over.
     """
-    from glassmm.simulation import create_simulation, get_positions, melt_and_quench, run, set_temperature
+    from glassmm.geometry import zero_momentum
+    from glassmm.simulation import (create_simulation, get_positions, get_velocities, melt_and_quench, run,
+                                    set_temperature, set_velocities)
 
     start_integrator = "langevin" if (melt and integrator == "nve") else integrator
     sim = create_simulation(ka, start_integrator, temperature=T, dt=dt, platform=platform,
@@ -183,9 +185,6 @@ def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_
         set_temperature(sim, T) if integrator != "nve" else None
         run(sim, int(round(equilibration_time / dt)), progress and "equilibrate")
     if start_integrator != integrator:
-        from glassmm.geometry import zero_momentum
-        from glassmm.simulation import get_velocities, set_velocities
-
         # The Langevin chain leaves a random total momentum; carried into NVE it is a
         # conserved drift of the whole liquid that decays F_s spuriously (issue 16).
         velocities = zero_momentum(get_velocities(sim.context))

@@ -43,13 +43,15 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before any work when an output cannot be written (one line, exit status 2)."""
     from glassmm.io import ensure_writable
 
-    folder = args.command in _FOLDER_OUTPUTS
     out = getattr(args, "output", None)
-    if out:
-        ensure_writable(Path(out), directory=folder) if folder else ensure_writable(Path(str(out) + ".probe"))
+    if out and args.command in _FOLDER_OUTPUTS:
+        ensure_writable(Path(out), directory=True)
+    elif out:
+        # a file or a PREFIX of files: what must be writable is the folder they go in
+        ensure_writable(Path(out).parent, directory=True)
     plot = getattr(args, "plot", None)
     if isinstance(plot, str):
-        ensure_writable(Path(plot + ".probe"))
+        ensure_writable(Path(plot).parent, directory=True)
 
 
 

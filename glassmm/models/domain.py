@@ -109,16 +109,8 @@ def check_domain(metadata: dict[str, Any], name: str, positions: np.ndarray, box
 
     from glassmm.graph import minimum_pair_distance
 
-    problems = []
     n = len(positions)
-    dims = geometry.infer_dimensions(positions)
-    if dims != 3:
-        problems.append(f"the system is {dims}D (all z = 0); model {name!r} was trained on 3D Kob-Andersen")
-    if not np.all(np.isin(types, (0, 1))):
-        problems.append(f"model {name!r} knows types 0 (A) and 1 (B) only; got {sorted(set(np.unique(types).tolist()))}")
-    frac, want = float(np.mean(types == 0)), trained_fraction_a(metadata)
-    if abs(frac - want) > COMPOSITION_TOL:
-        problems.append(f"composition {frac:.1%} A; model {name!r} was trained on {want:.0%} A")
+    problems = system_problems(metadata, name, types, geometry.infer_dimensions(positions))
     rho, rho0 = n / float(np.prod(box)), trained_density(metadata)
     if abs(rho / rho0 - 1) > DENSITY_RTOL:
         problems.append(f"number density {rho:.4g}; model {name!r} was trained at {rho0:g} "
@@ -132,6 +124,24 @@ def check_domain(metadata: dict[str, Any], name: str, positions: np.ndarray, box
         if d_min < MIN_PAIR_DISTANCE:
             problems.append(f"particles overlap: closest pair at {d_min:.3f} sigma_AA (< {MIN_PAIR_DISTANCE}); "
                             "not a physical configuration (minimise it, or check its units)")
+    return refuse(problems, strict)
+
+
+def system_problems(metadata: dict[str, Any], name: str, types: np.ndarray, dimensions: int) -> list[str]:
+    """What a system's dimension, species and composition tell against the model (no positions needed)."""
+    problems = []
+    if dimensions != 3:
+        problems.append(f"the system is {dimensions}D; model {name!r} was trained on 3D Kob-Andersen")
+    if not np.all(np.isin(types, (0, 1))):
+        problems.append(f"model {name!r} knows types 0 (A) and 1 (B) only; got {sorted(set(np.unique(types).tolist()))}")
+    frac, want = float(np.mean(types == 0)), trained_fraction_a(metadata)
+    if abs(frac - want) > COMPOSITION_TOL:
+        problems.append(f"composition {frac:.1%} A; model {name!r} was trained on {want:.0%} A")
+    return problems
+
+
+def refuse(problems: list[str], strict: bool) -> list[str]:
+    """Raise :class:`OutOfDomainError` for ``problems`` (``strict``) or warn with them; returns them."""
     if problems:
         msg = "; ".join(problems)
         if strict:

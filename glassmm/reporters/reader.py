@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from glassmm.reporters.schema import FRAME_DATASETS, SCHEMA_VERSION
+from glassmm.reporters.schema import SCHEMA_VERSION, complete_frames, per_frame_datasets
 
 
 class ReportFile:
@@ -46,19 +46,11 @@ class ReportFile:
         if int(self._h.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
             raise ValueError(f"{path}: not a glassmm report file (schema {SCHEMA_VERSION})")
 
-    def _complete(self) -> int:
-        """Frames held by every per-frame dataset."""
-        names = [k for k in FRAME_DATASETS if k in self._h] + [f"analysis/{k}" for k in self._h.get("analysis", {})]
-        return min(self._h[k].shape[0] for k in names) if names else 0
-
-    def _per_frame(self, key: str) -> bool:
-        return key in FRAME_DATASETS or key.startswith("analysis/")
-
     def __getitem__(self, key: str) -> np.ndarray:
         if key not in self._h:
             raise KeyError(f"{self.path} has no dataset {key!r}; it has {self.keys()}")
-        if self._per_frame(key):
-            return self._h[key][: self._complete()]
+        if key in per_frame_datasets(self._h):
+            return self._h[key][: complete_frames(self._h)]
         return self._h[key][()]
 
     def __contains__(self, key: str) -> bool:
@@ -66,7 +58,7 @@ class ReportFile:
 
     def row(self, key: str, index: int) -> np.ndarray:
         """One frame of a per-frame dataset (e.g. ``positions``) without reading the others."""
-        n = self._complete()
+        n = complete_frames(self._h)
         if not -n <= index < n:
             raise IndexError(f"frame {index} out of range: {self.path} holds {n} complete frames")
         return self._h[key][index % n]

@@ -329,16 +329,21 @@ class GlassReporter:
     def _replay(self, writer: ReportWriter, frames: int) -> list[tuple[float, np.ndarray]]:
         """Rebuild the multiple-origin accumulators and origins from the frames kept in the file."""
         self._sd.reset()
-        origins: list[tuple[float, np.ndarray]] = []
+        self._origins = []
         times = writer.frames("time", 0, frames)
         for k in range(frames):
-            p = writer.frames("positions", k, k + 1)[0].astype(np.float64)
-            for t0, p0 in origins:
-                self._sd.accumulate(p, self._box, self._types, reference=p0, time=float(times[k]) - t0)
-            origins.append((float(times[k]), p))
-            if len(origins) > self.max_origins:
-                origins.pop(0)
-        return origins
+            self._add_origin(float(times[k]), writer.frames("positions", k, k + 1)[0].astype(np.float64))
+        return self._origins
+
+    def _add_origin(self, time: float, pos: np.ndarray) -> bool:
+        """Pair a new frame with the stored origins, then keep it as one; True when the window moved."""
+        for t0, p0 in self._origins:
+            self._sd.accumulate(pos, self._box, self._types, reference=p0, time=time - t0)
+        self._origins.append((time, pos))
+        if len(self._origins) > self.max_origins:
+            self._origins.pop(0)
+            return True
+        return False
 
     @staticmethod
     def _thermostat_T(simulation: Any) -> float:
@@ -351,7 +356,7 @@ class GlassReporter:
     def _analyse(self, pos: np.ndarray) -> dict[str, Any]:
         ref = self._reference if self.reference == "start" else self._prev
         # as in SelfDynamics: the centre-of-mass drift is not relaxation
-        dr = geometry.remove_drift(pos, ref)[self._sel] - ref[self._sel]
+        dr = geometry.subtract_drift(pos - ref)[self._sel]
         r = np.sqrt(np.einsum("ij,ij->i", dr, dr))
         out = {}
         if "msd" in self.analyses:
@@ -440,12 +445,7 @@ class GlassReporter:
                "kinetic_temperature": frame["kinetic_temperature"],
                "thermostat_temperature": frame["thermostat_temperature"]}
         k = self._writer.append(row, pos, prop, {name: frame[name] for name in self.analyses})
-        for t0, p0 in self._origins:
-            self._sd.accumulate(pos, self._box, self._types, reference=p0, time=frame["time"] - t0)
-        self._origins.append((frame["time"], pos))
-        shifted = len(self._origins) > self.max_origins
-        if shifted:
-            self._origins.pop(0)
+        shifted = self._add_origin(frame["time"], pos)
         self._writer.write_origins(self._origins, rewrite=shifted)  # the window moved: rewrite it
         self._writer.write_dynamics(self._sd, k)
         self._writer.flush(self._counters())

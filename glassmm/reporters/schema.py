@@ -61,10 +61,22 @@ UNIT_SYSTEM = {"length": "sigma_AA (= 1 nm in OpenMM)", "time": "tau (= 1 ps)",
 FRAME_DATASETS = tuple(n for n, _ in FRAME_SERIES) + ("propensity", "positions")
 
 
-def _set_units(h: Any) -> None:
+def _set_units(h: Any, group: str = "") -> None:
+    """The ``units`` attribute of every dataset present (under ``group`` only, when given)."""
     for name, unit in UNITS.items():
-        if name in h:
+        if name.startswith(group) and name in h:
             h[name].attrs["units"] = unit
+
+
+def per_frame_datasets(h: Any) -> list[str]:
+    """Names of the datasets with one row per frame present in an open report."""
+    return [k for k in FRAME_DATASETS if k in h] + [f"analysis/{k}" for k in h.get("analysis", {})]
+
+
+def complete_frames(h: Any) -> int:
+    """Frames that every per-frame dataset holds (a frame torn by a crash is not one)."""
+    names = per_frame_datasets(h)
+    return min(h[k].shape[0] for k in names) if names else 0
 
 
 class ReportWriter:
@@ -117,8 +129,8 @@ class ReportWriter:
             raise ValueError(f"{self.path}: not a glassmm report file of schema {SCHEMA_VERSION}")
         if h["types"].shape[0] != self.n:
             raise ValueError(f"{self.path} has {h['types'].shape[0]} particles; this system has {self.n}")
-        per_frame = [k for k in FRAME_DATASETS if k in h] + [f"analysis/{k}" for k in h.get("analysis", {})]
-        complete = min(h[k].shape[0] for k in per_frame)
+        per_frame = per_frame_datasets(h)
+        complete = complete_frames(h)
         steps = h["step"][:complete]
         # Frames at or after the restart step were written by a run that went on past the
         # checkpoint this run restarts from: they are replaced, not kept beside the new ones.
@@ -192,7 +204,7 @@ class ReportWriter:
         g["sums"] = state["sums"]
         g.attrs["n_selected"] = int(state["n_selected"])
         g.attrs["frames"] = int(frames)
-        _set_units(h)
+        _set_units(h, "dynamics/")  # the group is new at every report; the rest keep theirs
 
     def flush(self, counters: dict[str, int]) -> None:
         """Write the counters (skipped inferences, model errors, ...) and flush to disk."""
