@@ -87,7 +87,7 @@ def make_dataset(
     min_equilibration: float = 50.0,
     max_equilibration: float = 2000.0,
     tau_tolerance: float = 0.25,
-    platform: str = "CPU",
+    platform: str = "auto",
     workers: int = 1,
     executor: Any = "local",
     seed: int = 0,

@@ -61,20 +61,21 @@ def run_replica(
     seed: int,
     dt: float = 0.005,
     integrator: str = "nve",
-    platform: str = "CPU",
+    platform: str = "auto",
     dimensions: int = 3,
 ) -> np.ndarray:
     """Run one replica; returns positions (len(steps), N, 3) at the given step counts.
 
     Top-level and free of closures so process pools and Dask can ship it.
     """
+    from glassmm.platforms import resolve_name
     from glassmm.simulation import create_simulation, get_positions, maxwell_boltzmann_velocities
     from glassmm.systems import KobAndersen
 
     ka = KobAndersen(len(types), positions=positions, types=types, box=box, dimensions=dimensions)
     v = maxwell_boltzmann_velocities(len(types), temperature, seed, dimensions)
     sim = create_simulation(ka, integrator, temperature=temperature, dt=dt, platform=platform,
-                            seed=seed % (2**31 - 1), velocities=v, threads=1 if platform == "CPU" else None)
+                            seed=seed % (2**31 - 1), velocities=v, threads=1 if resolve_name(platform) == "CPU" else None)
     out = np.empty((len(steps), len(types), 3))
     done = 0
     for k, s in enumerate(steps):
@@ -123,7 +124,7 @@ def run_isoconfigurational(
     times: Sequence[float] | None = None,
     dt: float = 0.005,
     integrator: str = "nve",
-    platform: str = "CPU",
+    platform: str = "auto",
     seed: int = 0,
     executor: Any = "local",
     workers: int = 1,

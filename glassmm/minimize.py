@@ -90,7 +90,7 @@ def fire_minimize(
     box: np.ndarray,
     force_tolerance: float = 1e-3,
     max_steps: int = 100_000,
-    platform: str = "CPU",
+    platform: str = "auto",
     precision: str | None = "double",
     chunk: int = 200,
     dimensions: int | None = None,
@@ -148,7 +148,7 @@ def lbfgs_minimize(
     box: np.ndarray,
     force_tolerance: float = 1e-3,
     max_iterations: int = 0,
-    platform: str = "CPU",
+    platform: str = "auto",
 ) -> MinimizationResult:
     """OpenMM's LocalEnergyMinimizer (L-BFGS), for comparison with FIRE.
 
@@ -178,7 +178,7 @@ def _max_force(ctx: openmm.Context) -> float:
     return float(np.sqrt(np.max(np.einsum("ij,ij->i", f, f))))
 
 
-def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "CPU") -> np.ndarray:
+def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "auto") -> np.ndarray:
     """FIRE inherent structure (reduced (N, 3)), cached on disk by a hash of positions, types and box.
 
     The cache lives in :func:`glassmm.io.cache_dir` ``("inherent")``, is bounded in size

@@ -14,7 +14,7 @@ import openmm.app as app
 import openmm.unit as u
 
 from glassmm import geometry, units
-from glassmm.platforms import available_platforms, get_platform, is_gpu  # noqa: F401  (re-exported)
+from glassmm.platforms import available_platforms, get_platform, is_gpu, resolve_name  # noqa: F401  (re-exported)
 from glassmm.systems import KobAndersen, validate_positions
 
 #: Default timestep (reduced, tau).
@@ -137,23 +137,27 @@ def create_simulation(
     integrator: str | openmm.Integrator = "langevin",
     temperature: float | u.Quantity = 1.0,
     dt: float | u.Quantity = DEFAULT_DT,
-    platform: str | None = "CPU",
-    precision: str | None = "mixed",
+    platform: str | None = "auto",
+    precision: str | None = None,
     seed: int | None = 0,
     friction: float = 1.0,
     velocities: np.ndarray | str | None = "thermal",
     threads: int | None = None,
+    deterministic: bool = False,
 ) -> app.Simulation:
     """An ``openmm.app.Simulation`` of a KA system, positions set, velocities drawn at ``temperature``.
 
-    ``velocities="thermal"`` draws seeded Maxwell-Boltzmann velocities with zero momentum;
-    an (N, 3) array (reduced) sets them; ``None`` leaves them at zero.
+    ``platform="auto"`` takes CUDA, then HIP, then OpenCL, then CPU (see
+    :mod:`glassmm.platforms`); GPU platforms run in ``precision`` (mixed by default).
+    ``deterministic=True`` asks for bitwise-reproducible force sums, so the same start and
+    seed give the same trajectory. ``velocities="thermal"`` draws seeded Maxwell-Boltzmann
+    velocities with zero momentum; an (N, 3) array (reduced) sets them; ``None`` leaves them at zero.
     """
     if isinstance(integrator, str):
         integ = make_integrator(integrator, temperature, dt, friction=friction, seed=seed, dimensions=ka.dimensions)
     else:
         integ = integrator
-    plat, props = get_platform(platform, precision, threads)
+    plat, props = get_platform(platform, precision, threads, deterministic)
     sim = app.Simulation(ka.topology, ka.system, integ, plat, props)
     if ka.dimensions == 2 and isinstance(integ, openmm.CustomIntegrator):
         mask = np.tile([1.0, 1.0, 0.0], (ka.n_particles, 1))
@@ -222,10 +226,12 @@ def evaluate(
 ) -> tuple[float, np.ndarray | None]:
     """Potential energy (reduced, total) and optionally forces of a configuration.
 
+    GPU platforms (asked for by name or picked by ``auto``) compute it in double precision.
     Reuses one Context per (N, types, box, platform), since building one costs far more
     than an evaluation.
     """
     ka_types = np.asarray(types, dtype=np.int8)
+    platform = resolve_name(platform)  # "auto" and any case: the double-precision choice needs the real name
     key = (len(ka_types), ka_types.tobytes(), tuple(np.round(np.asarray(box, float), 12)), platform)
     ctx = _ENERGY_CONTEXT_CACHE.get(key)
     pos = validate_positions(positions, len(ka_types))

@@ -99,8 +99,10 @@ def make_python_force(types: Any, device: str = "cpu") -> Any:
 
     from glassmm import units
 
-    module = KAPotential(types).to(device)
-    dev = torch.device(device)
+    from glassmm.models.predictor import resolve_device
+
+    dev = resolve_device(device)
+    module = KAPotential(types).to(dev)
 
     def compute(state: Any) -> tuple[Any, Any]:
         # reduced units inside (sigma = nm, epsilon = kJ/mol): glassmm.units converts at the edge
@@ -116,8 +118,13 @@ def make_python_force(types: Any, device: str = "cpu") -> Any:
     return force
 
 
-def ka_system_with(ka: Any, route: str = "torch") -> Any:
-    """A copy of ``ka.system`` whose KA force is replaced by the torch route (``torch`` or ``python``)."""
+def ka_system_with(ka: Any, route: str = "torch", device: str = "cpu") -> Any:
+    """A copy of ``ka.system`` whose KA force is replaced by the torch route (``torch`` or ``python``).
+
+    ``torch`` (openmm-torch) runs the module on the Context's own device (CUDA when the
+    Context is on the CUDA platform, with ``openmm-torch-cuda-12``); ``python`` runs the eager
+    module on ``device`` and hands OpenMM host arrays each step.
+    """
     import openmm
 
     system = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(ka.system))
@@ -127,7 +134,7 @@ def ka_system_with(ka: Any, route: str = "torch") -> Any:
     if route == "torch":
         system.addForce(make_torch_force(ka.types))
     elif route == "python":
-        system.addForce(make_python_force(ka.types))
+        system.addForce(make_python_force(ka.types, device))
     else:
         raise ValueError(f"route must be 'torch' or 'python'; got {route!r}")
     return system

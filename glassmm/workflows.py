@@ -21,17 +21,20 @@ def simulate(
     production_time: float = 10.0,
     dt: float = 0.005,
     integrator: str = "langevin",
-    platform: str = "CPU",
-    precision: str | None = "mixed",
+    platform: str = "auto",
+    precision: str | None = None,
     seed: int = 0,
     report_every: float = 1.0,
     progress: bool = True,
+    deterministic: bool = False,
 ) -> dict[str, Any]:
     """Equilibrate a KA system at ``temperature`` and run production MD.
 
     Writes ``OUTPUT.dcd`` (unwrapped trajectory, nm = sigma), ``OUTPUT.log`` (OpenMM
     StateDataReporter, OpenMM units) and ``OUTPUT.npz`` (final configuration, BOTAN layout,
-    reduced units). All times are reduced (tau).
+    reduced units). All times are reduced (tau). ``platform="auto"`` runs on the fastest
+    platform here (GPU platforms in ``precision``, mixed by default); ``deterministic`` asks
+    for bitwise-reproducible force sums.
 
     Returns
     -------
@@ -50,7 +53,8 @@ def simulate(
         ka = KobAndersen.from_configuration(load_configuration(input, density=density))
     else:
         ka = KobAndersen(n_particles, density=density, dimensions=dimensions, positions="random", seed=seed)
-    sim = _equilibrated(ka, T, integrator, melt, equilibration_time, dt, platform, precision, seed, progress)
+    sim = _equilibrated(ka, T, integrator, melt, equilibration_time, dt, platform, precision, seed, progress,
+                        deterministic)
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +81,7 @@ def simulate(
         "temperature": T,
         "production_steps": n_prod,
         "steps_per_s": n_prod / wall if wall > 0 else float("nan"),
+        "platform": sim.context.getPlatform().getName(),
         "potential_energy_per_particle": potential_energy(sim.context) / ka.n_particles,
     }
 
@@ -144,17 +149,19 @@ def inspect_report(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def predict_file(path: str | Path, model: str, output: str | Path | None = None) -> dict[str, Any]:
+def predict_file(path: str | Path, model: str, output: str | Path | None = None, device: str = "auto",
+                 backend: str | None = None) -> dict[str, Any]:
     """Propensity (and temperature) of a configuration file (the API behind ``glassmm predict``).
 
     Writes ``output`` (npz: propensity (N,), types, temperature) when given; returns a summary
-    with the mean and spread of the A particles' propensity (reduced length).
+    with the mean and spread of the A particles' propensity (reduced length). ``device``
+    (``auto``: cuda when torch sees a GPU) and ``backend`` choose where the model runs.
     """
+    from glassmm.backends import load_predictor
     from glassmm.io import load_configuration, save_npz
-    from glassmm.models.artifact import load_model
 
     c = load_configuration(path)
-    predictor = load_model(model)
+    predictor, _ = load_predictor(model, backend=backend, device=device)
     predictor.check_system(c.n_particles, c.types)
     pred = predictor(c.positions, c.box, c.types, inherent_positions=c.inherent_positions)
     if output:
@@ -162,12 +169,14 @@ def predict_file(path: str | Path, model: str, output: str | Path | None = None)
                  **({"temperature": np.float64(pred.temperature)} if pred.temperature is not None else {}))
     A = c.types == 0
     return {"file": str(path), "model": str(model), "n_particles": c.n_particles,
+            "device": str(predictor.device) if hasattr(predictor, "device") else None,
             "propensity_mean_A": float(pred.propensity[A].mean()), "propensity_std_A": float(pred.propensity[A].std()),
             "temperature": pred.temperature, "output": None if output is None else str(output)}
 
 
 def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_time: float, dt: float,
-                  platform: str, precision: str | None, seed: int, progress: bool) -> Any:
+                  platform: str, precision: str | None, seed: int, progress: bool,
+                  deterministic: bool = False) -> Any:
     """A simulation of ``ka`` equilibrated at ``T`` (melted and quenched first when ``melt``), on ``integrator``.
 
     NVE production starts from a Langevin equilibration; positions and velocities carry over.
@@ -178,7 +187,7 @@ def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_
 
     start_integrator = "langevin" if (melt and integrator == "nve") else integrator
     sim = create_simulation(ka, start_integrator, temperature=T, dt=dt, platform=platform,
-                            precision=precision, seed=seed)
+                            precision=precision, seed=seed, deterministic=deterministic)
     if melt:
         melt_and_quench(sim, T, equilibration_time=equilibration_time, dt=dt, progress=progress)
     else:
@@ -190,7 +199,7 @@ def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_
         velocities = zero_momentum(get_velocities(sim.context))
         ka.positions_reduced = get_positions(sim.context)
         sim = create_simulation(ka, integrator, temperature=T, dt=dt, platform=platform,
-                                precision=precision, seed=seed, velocities=None)
+                                precision=precision, seed=seed, velocities=None, deterministic=deterministic)
         set_velocities(sim.context, velocities)
     return sim
 
@@ -200,7 +209,7 @@ def quench_file(
     output: str | Path,
     method: str = "fire",
     force_tolerance: float = 1e-3,
-    platform: str = "CPU",
+    platform: str = "auto",
     density: float = 1.2,
 ) -> dict[str, Any]:
     """Quench a configuration file to its inherent structure; write it with ``initial_positions_inherent``.

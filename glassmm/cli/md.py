@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 
+from glassmm.cli.options import add_platform
 from glassmm.cli.output import print_json
 
 
@@ -14,7 +15,7 @@ def _add_inspect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="summarise a configuration file (N, composition, box, energy)")
     p.add_argument("file", help="npz configuration (BOTAN layout) or a GlassReporter .h5 report")
     p.add_argument("--density", type=float, default=1.2, help="density used when the file has no box")
-    p.add_argument("--platform", default="Reference", help="OpenMM platform for the energy")
+    add_platform(p, default="Reference")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_inspect)
 
@@ -60,8 +61,7 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time", type=float, default=10.0, help="production time (tau)")
     p.add_argument("--dt", type=float, default=0.005)
     p.add_argument("--integrator", default="langevin", choices=("langevin", "nose-hoover", "nve"))
-    p.add_argument("--platform", default="CPU")
-    p.add_argument("--precision", default="mixed")
+    add_platform(p, precision=True, deterministic=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report-every", type=float, default=1.0, help="trajectory frame interval (tau)")
     p.add_argument("-o", "--output", default="run", help="output prefix: PREFIX.dcd, PREFIX.npz, PREFIX.log")
@@ -85,6 +85,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         integrator=args.integrator,
         platform=args.platform,
         precision=args.precision,
+        deterministic=args.deterministic,
         seed=args.seed,
         report_every=args.report_every,
         progress=True,
@@ -100,7 +101,7 @@ def _add_quench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--method", default="fire", choices=("fire", "lbfgs"))
     p.add_argument("--tolerance", type=float, default=1e-3, help="max |F_i| (FIRE) or OpenMM tolerance (lbfgs)")
-    p.add_argument("--platform", default="CPU")
+    add_platform(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_quench)
 
@@ -129,7 +130,7 @@ def _add_isoconf(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-times", type=int, default=8)
     p.add_argument("--dt", type=float, default=0.005)
     p.add_argument("--integrator", default="nve", choices=("nve", "langevin", "nose-hoover"))
-    p.add_argument("--platform", default="CPU")
+    add_platform(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="local processes (one CPU thread each)")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) to run replicas on")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 
+from glassmm.cli.options import add_device
 from glassmm.cli.output import print_json
 
 
@@ -79,15 +80,17 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="bundled model name or artifact path")
     p.add_argument("--plot", help="PNG of predicted vs true")
     p.add_argument("--temperature", type=float, help="temperature (reduced) of files that carry none")
+    add_device(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from glassmm.models.artifact import load_model
+    from glassmm.backends import load_predictor
     from glassmm.training.evaluate import evaluate_model
 
-    res = evaluate_model(load_model(args.model), args.files, plot=args.plot, progress=not args.json,
+    predictor, _ = load_predictor(args.model, backend=args.backend, device=args.device)
+    res = evaluate_model(predictor, args.files, plot=args.plot, progress=not args.json,
                          temperature=args.temperature)
     if args.json:
         print_json(res)
@@ -104,6 +107,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("--model", required=True)
     p.add_argument("-o", "--output", help="npz with propensity (N,) [and temperature]")
+    add_device(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_predict)
 
@@ -111,7 +115,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from glassmm.workflows import predict_file
 
-    summary = predict_file(args.file, args.model, args.output)
+    summary = predict_file(args.file, args.model, args.output, device=args.device, backend=args.backend)
     if args.json:
         print_json(summary)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 
+from glassmm.cli.options import add_platform
 from glassmm.cli.output import print_json
 
 
@@ -14,7 +15,7 @@ def _add_small_ka_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", help="start from this npz configuration (else a fresh melt of -n particles)")
     p.add_argument("-n", "--n-particles", type=int, default=200)
     p.add_argument("-T", "--temperature", type=float, required=True, help="reduced temperature")
-    p.add_argument("--platform", default="CPU")
+    add_platform(p)
     p.add_argument("--seed", type=int, default=0)
 
 

@@ -241,6 +241,12 @@ class BOTAN(nn.Module):
                            ("temperature_linear.weight", 0.0), ("temperature_linear.bias", 0.0)):
             if prefix + name not in state_dict:
                 state_dict[prefix + name] = torch.full_like(self.get_parameter(name) if "." in name else getattr(self, name), fill)
+        # plain BOTAN models saved before the global encoder existed (botan-ka-T0.44-ts): the
+        # encoder is unused without a temperature head, so it keeps its initial weights
+        # (a T-BOTAN model missing it is refused by the strict load, as it should be)
+        if not self.temperature_head:
+            for name, value in self.global_encoder.state_dict().items():
+                state_dict.setdefault(f"{prefix}global_encoder.{name}", value.clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _propagate(self, x: torch.Tensor, e_raw: torch.Tensor, edge_index: torch.Tensor) -> List[torch.Tensor]:

@@ -56,11 +56,12 @@ def _example(model: BOTAN, n: int = 600) -> tuple:
     return x, e_raw, ei, torch.tensor(ka.types, dtype=torch.int64)
 
 
-def export_program(model: str | Path, path: str | Path, aot: bool = False) -> Path:
+def export_program(model: str | Path, path: str | Path, aot: bool = False, device: str = "cpu") -> Path:
     """Export a TorchScript artifact (name or path) as a ``torch.export`` program (.pt2).
 
-    With ``aot=True`` also AOT-compiles it with Inductor to ``<path>.aoti.pt2`` (needs a C++
-    compiler; minutes on a small CPU).
+    With ``aot=True`` also AOT-compiles it with Inductor for ``device`` to
+    ``<path>.aoti.pt2`` (needs a C++ compiler, and for CUDA the CUDA toolchain torch ships;
+    minutes on a small CPU).
     """
     mod, meta = load_eager(str(model))
     net = ScaledNetwork(mod.model, meta["normalisation"], list(mod.extra)).eval()
@@ -73,21 +74,38 @@ def export_program(model: str | Path, path: str | Path, aot: bool = False) -> Pa
     path = Path(path)
     torch.export.save(ep, str(path), extra_files={METADATA_FILE: json.dumps(meta)})
     if aot:
-        torch._inductor.aoti_compile_and_package(ep, package_path=str(path) + ".aoti.pt2")
+        aot_package(ep, Path(str(path) + ".aoti.pt2"), device)
+    return path
+
+
+def aot_package(program: Any, path: Path, device: str = "cpu") -> Path:
+    """AOTInductor-compile an exported program for ``device`` into the package ``path`` (written atomically)."""
+    import os
+
+    from glassmm.models.predictor import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"AOTInductor packages are built for cpu or cuda; got device {device!r}")
+    ep = program if dev.type == "cpu" else torch.export.passes.move_to_device_pass(program, dev)
+    tmp = path.with_name(path.name + ".tmp.pt2")
+    torch._inductor.aoti_compile_and_package(ep, package_path=str(tmp))
+    os.replace(tmp, path)
     return path
 
 
 class ExportedPredictor(Predictor):
     """Predictor over an exported program; same call and outputs as the TorchScript one.
 
-    The graph is built by :meth:`BOTAN.featurize` in front of the program; subclasses that run
-    the tensor-only network elsewhere (ONNX Runtime, an accelerator) override :meth:`run`.
+    The graph is built by :meth:`BOTAN.featurize` in front of the program, on the same device;
+    subclasses that run the tensor-only network elsewhere (ONNX Runtime, an accelerator)
+    override :meth:`run`.
     """
 
-    def __init__(self, program: Any, metadata: dict, name: str) -> None:
-        super().__init__(metadata, name, "cpu")
+    def __init__(self, program: Any, metadata: dict, name: str, device: str = "cpu") -> None:
+        super().__init__(metadata, name, device)
         self.program = program
-        self.featurizer = BOTAN(**metadata["architecture"])  # featurize() has no weights
+        self.featurizer = BOTAN(**metadata["architecture"]).to(self.device)  # featurize() has no weights
 
     def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
         x, e_raw, ei = self.featurizer.featurize(positions, box, types, inherent)
@@ -100,29 +118,72 @@ class ExportedPredictor(Predictor):
         return out[0], out[1], out[2].item()
 
 
-def load_program(path: str | Path) -> ExportedPredictor:
-    """Load a ``torch.export`` program written by :func:`export_program`."""
+def _read_program(path: str | Path) -> tuple[Any, dict]:
     extra = {METADATA_FILE: ""}
     try:
         ep = torch.export.load(str(path), extra_files=extra)
     except Exception as exc:
         raise ValueError(f"{path}: not a readable torch.export program ({exc})") from exc
-    return ExportedPredictor(ep.module(), json.loads(extra[METADATA_FILE]), str(path))
+    return ep, json.loads(extra[METADATA_FILE])
+
+
+def load_program(path: str | Path, device: str = "cpu") -> ExportedPredictor:
+    """Load a ``torch.export`` program written by :func:`export_program`, its weights on ``device``."""
+    from glassmm.models.predictor import resolve_device
+
+    dev = resolve_device(device)
+    ep, meta = _read_program(path)
+    if dev.type != "cpu":
+        ep = torch.export.passes.move_to_device_pass(ep, dev)
+    return ExportedPredictor(ep.module(), meta, str(path), str(dev))
+
+
+def load_aot(model: str | Path, device: str = "cpu", cache_dir: str | None = None) -> ExportedPredictor:
+    """An AOTInductor package of ``model`` compiled for ``device`` (built once, cached by artifact hash and device)."""
+    from glassmm.models.predictor import resolve_device
+
+    dev = resolve_device(device)
+    p = Path(str(model))
+    program_path = p if (p.suffix == ".pt2" and p.exists()) else cached_export(model, "export", ".pt2", export_program, cache_dir)
+    meta = _read_program(program_path)[1]
+    package = cached_export(program_path, "export", f".{dev.type}.aoti.pt2",
+                            lambda src, target: aot_package(_read_program(src)[0], target, str(dev)), cache_dir)
+    try:
+        runner = torch._inductor.aoti_load_package(str(package))
+    except Exception as exc:
+        raise ValueError(f"{package}: AOTInductor package does not load on {dev} ({type(exc).__name__}: {exc})") from exc
+    pred = ExportedPredictor(runner, meta, f"{model} (AOTInductor, {dev.type})", str(dev))
+    pred.name = str(model)
+    return pred
 
 
 class TorchExportBackend:
-    """``torch-export``: loads ``.pt2`` programs, or exports a TorchScript artifact on the fly."""
+    """``torch-export``: ``.pt2`` programs, or a TorchScript artifact exported on the fly (cached).
+
+    ``device`` places the program's weights and the graph builder; ``aot=True`` runs an
+    AOTInductor package compiled for that device instead (built on first use). The program
+    runs in float32: other ``dtype`` values and ``compile`` are refused by name.
+    """
 
     name = "torch-export"
 
     def is_available(self) -> bool:
         return hasattr(torch, "export")
 
-    def load(self, model: str, cache_dir: str | None = None, **options: Any) -> ExportedPredictor:
+    def load(self, model: str, device: str = "cpu", dtype: str | None = None, compile: bool | str = False,
+             aot: bool = False, cache_dir: str | None = None, **options: Any) -> ExportedPredictor:
+        if dtype not in (None, "float32", "fp32"):
+            raise ValueError(f"the torch-export backend runs the program in float32 only; dtype={dtype!r} "
+                             "needs backend='torch' (eager, autocast)")
+        if compile:
+            raise ValueError("the torch-export backend does not torch.compile; ask for aot=True (AOTInductor) "
+                             "or use backend='torch' with compile=True")
         p = Path(str(model))
+        if aot:
+            return load_aot(model, device, cache_dir)
         if p.suffix == ".pt2" and p.exists():
-            return load_program(p)
-        return load_program(cached_export(model, "export", ".pt2", export_program, cache_dir))
+            return load_program(p, device)
+        return load_program(cached_export(model, "export", ".pt2", export_program, cache_dir), device)
 
 
 def cached_export(model: str | Path, kind: str, suffix: str, export: Any, cache_dir: str | Path | None = None) -> Path:

@@ -35,9 +35,14 @@ def _numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
 
 
 def resolve_device(device: Any) -> Any:
-    """A ``torch.device``, refusing a CUDA (or MPS) device this machine does not have, with the reason."""
+    """A ``torch.device``, refusing a CUDA (or MPS) device this machine does not have, with the reason.
+
+    ``"auto"`` (or None) is ``cuda`` when torch sees a GPU, else ``cpu``.
+    """
     import torch
 
+    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
@@ -117,7 +122,13 @@ class Predictor:
         def t(x: Any, dtype: Any = torch.float32) -> Any:
             return torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
 
-        return (t(positions), t(box), t(types, torch.int64),
+        # types and box stay the same from frame to frame (a reporter's run): copy them to the
+        # device once, so a report moves only the positions
+        key = (np.asarray(types).tobytes(), np.asarray(box, dtype=np.float64).tobytes())
+        cached = getattr(self, "_static", None)
+        if cached is None or cached[0] != key:
+            cached = self._static = (key, t(box), t(types, torch.int64))
+        return (t(positions), cached[1], cached[2],
                 None if inherent_positions is None else t(inherent_positions))
 
     def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:

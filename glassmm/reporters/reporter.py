@@ -81,7 +81,10 @@ class GlassReporter:
     backend : str, optional
         Backend name (default: ``GLASSMM_BACKEND`` or the default order).
     device : str
-        Torch device for the built-in backends.
+        Torch device of the model: ``auto`` (``cuda`` when torch sees a GPU, else ``cpu``),
+        ``cpu``, ``cuda``, ``cuda:N``. Every backend honours it or refuses it by name. Each
+        report costs one ``getState`` (positions and velocities, asked for through
+        ``describeNextReport``) and one host-to-device copy of the positions.
     analyses : sequence of {"msd", "fs", "overlap"}
         Per-frame series; chi_4 comes with the multiple-origin dynamics.
     reference : {"start", "moving"}
@@ -126,7 +129,7 @@ class GlassReporter:
         reportInterval: int,
         model: str | None = None,
         backend: str | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         analyses: Sequence[str] = _ANALYSES,
         reference: str = "start",
         q: float = 7.25,

@@ -20,7 +20,7 @@ def ka_simulation(
     n_particles: int = 200,
     equilibration_time: float = 20.0,
     seed: int = 0,
-    platform: str = "CPU",
+    platform: str = "auto",
     threads: int | None = 1,
     equilibrate: bool = True,
 ) -> tuple[Any, Any]:
@@ -59,7 +59,7 @@ def train_proposal(
     stride: float = 0.5,
     epochs: int = 100,
     seed: int = 0,
-    platform: str = "CPU",
+    platform: str = "auto",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Collect jump pairs from MD at ``temperature`` and train a proposal model into ``output``."""
@@ -101,7 +101,7 @@ def sample(
     energy_window: float = 0.0,
     resume: bool = False,
     seed: int = 0,
-    platform: str = "CPU",
+    platform: str = "auto",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the generative-proposal sampler; writes records, checkpoint, summary, plot, final.npz."""

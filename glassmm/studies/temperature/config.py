@@ -44,7 +44,7 @@ class TemperatureStudyConfig:
     lr: float = 1e-3
     workers: int = 2
     seed: int = 0
-    platform: str = "CPU"
+    platform: str = "auto"
     # the thermometer read on larger fresh liquids at the interpolated held-out temperatures
     # (the canonical fluctuations it cannot beat shrink as 1/sqrt(N)); None skips the stage
     thermometer_n_particles: int | None = None

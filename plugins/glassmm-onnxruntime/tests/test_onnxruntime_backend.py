@@ -66,3 +66,21 @@ def test_repeated_calls_are_exact(tmp_path, monkeypatch):
     pred, _ = load_predictor(str(model), backend="onnxruntime")
     errs = [np.abs(pred(pos, ka.box, ka.types).propensity - ref).max() for _ in range(20)]
     assert max(errs) < 1e-5, errs
+
+
+def test_device_pins_providers_or_is_refused_by_name():
+    import onnxruntime as ort
+
+    from glassmm_onnxruntime import OnnxRuntimeBackend
+
+    b = OnnxRuntimeBackend()
+    assert b.providers(device="cpu") == ["CPUExecutionProvider"]
+    with pytest.raises(ValueError, match="runs on 'cpu' or 'cuda"):
+        b.providers(device="mps")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert b.providers(device="cuda:1")[0] == ("CUDAExecutionProvider", {"device_id": 1})
+    else:
+        with pytest.raises(ValueError, match="no CUDAExecutionProvider.*onnxruntime-gpu"):
+            b.load("botan-ka-T0.44-ts", device="cuda")
+    with pytest.raises(ValueError, match="float32 only"):
+        b.load("botan-ka-T0.44-ts", dtype="bfloat16")

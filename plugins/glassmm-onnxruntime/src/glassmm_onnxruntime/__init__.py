@@ -8,7 +8,9 @@ is built by glassmm's featuriser (vesin-torch) in front of it.
 
 Execution providers are tried in order (``providers=`` or ``GLASSMM_ORT_PROVIDERS``,
 comma-separated), keeping those this onnxruntime build offers; the CPU provider is always
-the last fallback.
+the last fallback. ``device="cpu"`` or ``"cuda[:N]"`` pins them, and a CUDA device this build
+cannot serve is refused by name. The graph is built on the host (vesin-torch, CPU) and ONNX
+Runtime copies the features to the GPU itself.
 
 The session runs with one intra-op thread by default (``intra_op_threads=``): measured with
 onnxruntime 1.32 on the CPU provider, the multi-threaded scatter-add that aggregates messages
@@ -76,29 +78,55 @@ class OnnxRuntimeBackend:
 
         return importlib.util.find_spec("onnxruntime") is not None
 
-    def providers(self, requested: Sequence[str] | None = None) -> list[str]:
+    def providers(self, requested: Sequence[str] | None = None, device: str | None = None) -> list:
+        """Execution providers to ask for, best first; ``device`` pins them.
+
+        ``device="cpu"``: the CPU provider only. ``device="cuda"`` / ``"cuda:N"``: the CUDA
+        provider on GPU N, refused by name when this onnxruntime build has none (the CPU
+        wheel; install ``onnxruntime-gpu`` instead). ``None`` / ``"auto"``: ``requested``, or
+        ``GLASSMM_ORT_PROVIDERS``, or the default order, keeping those this build offers.
+        """
         import onnxruntime as ort
 
+        have = set(ort.get_available_providers())
+        dev = None if device is None else str(device).strip().lower()
+        if dev == "cpu":
+            return ["CPUExecutionProvider"]
+        if dev is not None and dev != "auto":
+            kind, _, index = dev.partition(":")
+            if kind != "cuda":
+                raise ValueError(f"the onnxruntime backend runs on 'cpu' or 'cuda[:N]'; got device {device!r}")
+            if "CUDAExecutionProvider" not in have:
+                raise ValueError(f"device {device!r} asked of the onnxruntime backend, but this onnxruntime "
+                                 f"build ({ort.__version__}) has no CUDAExecutionProvider (providers: "
+                                 f"{', '.join(sorted(have))}); install onnxruntime-gpu, or use device='cpu'")
+            return [("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider"]
         if requested is None and os.environ.get("GLASSMM_ORT_PROVIDERS"):
             requested = [p.strip() for p in os.environ["GLASSMM_ORT_PROVIDERS"].split(",") if p.strip()]
         wanted = list(requested or DEFAULT_PROVIDERS)
-        have = set(ort.get_available_providers())
         chosen = [p for p in wanted if p in have and p != "CPUExecutionProvider"]
         return chosen + ["CPUExecutionProvider"]
 
     def load(self, model: str, providers: Sequence[str] | None = None, cache_dir: str | None = None,
-             device: str | None = None, intra_op_threads: int = 1, **options: Any) -> OnnxPredictor:
+             device: str | None = None, dtype: str | None = None, compile: bool | str = False,
+             intra_op_threads: int = 1, **options: Any) -> OnnxPredictor:
         import onnxruntime as ort
 
         from glassmm.models.artifact import read_metadata, resolve_model
 
+        if dtype not in (None, "float32", "fp32"):
+            raise ValueError(f"the onnxruntime backend runs the exported network in float32 only; dtype={dtype!r} "
+                             "needs backend='torch'")
+        if compile:
+            raise ValueError("the onnxruntime backend has no torch.compile; use backend='torch' with compile=True")
         p = Path(str(model))
         if p.suffix == ".onnx":
             raise ValueError("pass the glassmm artifact (name or .pt); the plugin exports and caches the ONNX file itself")
+        chosen = self.providers(providers, device)  # refuses an impossible device before any export work
         meta = read_metadata(resolve_model(model))
         onnx_path = cached_export(model, "onnx", ".onnx", lambda src, target: export_onnx(str(src), target), cache_dir)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         opts.intra_op_num_threads = int(intra_op_threads)  # >1 races in scatter-add (see module doc)
-        session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=self.providers(providers))
+        session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=chosen)
         return OnnxPredictor(session, meta, str(model))
