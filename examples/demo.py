@@ -37,7 +37,7 @@ def main() -> int:
     # (a few tau) is short enough to equilibrate for about ten of them in a demo's time.
     T, equilibration = 0.8, 30.0
     ka = glassmm.KobAndersen(4096, positions="random", seed=1)
-    sim = create_simulation(ka, "langevin", temperature=T, platform="CPU", seed=1)
+    sim = create_simulation(ka, "langevin", temperature=T, platform="auto", seed=1)  # CUDA where there is one
     t0 = time.perf_counter()
     melt_and_quench(sim, T, melt_time=5.0, quench_time=5.0, equilibration_time=equilibration, progress=True)
     print(f"equilibrated {equilibration:g} tau at T = {T} in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -6,7 +6,7 @@ import glassmm
 from glassmm.simulation import create_simulation, melt_and_quench
 
 ka = glassmm.KobAndersen(n_particles=1000, positions="random", seed=1)  # 80:20, density 1.2
-sim = create_simulation(ka, "langevin", temperature=0.8, platform="CPU")  # reduced units
+sim = create_simulation(ka, "langevin", temperature=0.8)  # reduced units; platform="auto": CUDA > HIP > OpenCL > CPU
 melt_and_quench(sim, temperature=0.8, equilibration_time=5.0)
 # KA atoms are their own molecules: never wrap them, or displacements break.
 sim.reporters.append(app.DCDReporter("quickstart.dcd", 200, enforcePeriodicBox=False))
