@@ -23,14 +23,10 @@ class TorchScriptBackend:
     def load(self, model: str, device: str = "cpu", dtype: str | None = None, compile: bool | str = False,
              **options: Any):
         from glassmm.models.artifact import load_model
+        from glassmm.models.predictor import refuse_options
 
         # the scripted artifact runs in the precision it was saved in: refuse rather than ignore
-        if dtype not in (None, "float32", "fp32"):
-            raise ValueError(f"the torchscript backend runs the artifact in float32 only; dtype={dtype!r} "
-                             "needs backend='torch' (eager, autocast)")
-        if compile:
-            raise ValueError("the torchscript backend cannot torch.compile a scripted artifact; "
-                             "use backend='torch' with compile=True")
+        refuse_options(self.name, dtype, compile, "use backend='torch' with compile=True")
         return load_model(model, device=device)
 
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from glassmm.models.artifact import load_eager, species_scale
 from glassmm.models.botan import BOTAN
-from glassmm.models.predictor import Predictor
+from glassmm.models.predictor import Predictor, refuse_options
 
 METADATA_FILE = "glassmm.json"
 
@@ -172,12 +172,7 @@ class TorchExportBackend:
 
     def load(self, model: str, device: str = "cpu", dtype: str | None = None, compile: bool | str = False,
              aot: bool = False, cache_dir: str | None = None, **options: Any) -> ExportedPredictor:
-        if dtype not in (None, "float32", "fp32"):
-            raise ValueError(f"the torch-export backend runs the program in float32 only; dtype={dtype!r} "
-                             "needs backend='torch' (eager, autocast)")
-        if compile:
-            raise ValueError("the torch-export backend does not torch.compile; ask for aot=True (AOTInductor) "
-                             "or use backend='torch' with compile=True")
+        refuse_options(self.name, dtype, compile, "ask for aot=True (AOTInductor) or use backend='torch' with compile=True")
         p = Path(str(model))
         if aot:
             return load_aot(model, device, cache_dir)

@@ -59,6 +59,15 @@ def resolve_device(device: Any) -> Any:
     return dev
 
 
+def refuse_options(backend: str, dtype: str | None, compile: bool | str, compile_hint: str) -> None:
+    """Refuse, by name, options a float32-only backend without torch.compile cannot honour."""
+    if dtype not in (None, "float32", "fp32"):
+        raise ValueError(f"the {backend} backend runs the model in float32 only; dtype={dtype!r} "
+                         "needs backend='torch' (eager, autocast)")
+    if compile:
+        raise ValueError(f"the {backend} backend cannot torch.compile; {compile_hint}")
+
+
 class NonFiniteOutputError(RuntimeError):
     """The model returned NaN or infinity for an input that passed the domain checks."""
 

@@ -113,12 +113,9 @@ class OnnxRuntimeBackend:
         import onnxruntime as ort
 
         from glassmm.models.artifact import read_metadata, resolve_model
+        from glassmm.models.predictor import refuse_options
 
-        if dtype not in (None, "float32", "fp32"):
-            raise ValueError(f"the onnxruntime backend runs the exported network in float32 only; dtype={dtype!r} "
-                             "needs backend='torch'")
-        if compile:
-            raise ValueError("the onnxruntime backend has no torch.compile; use backend='torch' with compile=True")
+        refuse_options(self.name, dtype, compile, "use backend='torch' with compile=True")
         p = Path(str(model))
         if p.suffix == ".onnx":
             raise ValueError("pass the glassmm artifact (name or .pt); the plugin exports and caches the ONNX file itself")
