@@ -84,3 +84,19 @@ def run_parity_suite(backend: str, workdir: str | Path, atol: float = 1e-4, **op
         else:
             raise AssertionError("check_system accepted a 2D system for a 3D model")
     return report
+
+
+def equilibrated_liquid(n: int, temperature: float = 1.0, seed: int = 0, steps: int = 2000,
+                        platform: str = "auto", threads: int | None = None) -> Any:
+    """A KA liquid of ``n`` particles: random start, ``steps`` Langevin steps at ``temperature`` (reduced).
+
+    The test suites' shared starting point (positions in ``ka.positions_reduced``).
+    """
+    from glassmm.simulation import create_simulation, get_positions, run
+    from glassmm.systems import KobAndersen
+
+    ka = KobAndersen(n, positions="random", seed=seed)
+    sim = create_simulation(ka, "langevin", temperature=temperature, seed=seed, platform=platform, threads=threads)
+    run(sim, steps)
+    ka.positions_reduced = get_positions(sim.context)
+    return ka

@@ -46,15 +46,10 @@ def shared_config(shared_files):
 @pytest.fixture(scope="session")
 def small_liquid():
     """A 256-particle KA liquid equilibrated briefly at T = 1.0 (positions reduced)."""
-    import glassmm
-    from glassmm.simulation import create_simulation, get_positions, run
+    from glassmm.testing import equilibrated_liquid
 
-    ka = glassmm.KobAndersen(256, positions="random", seed=3)
     # one thread: the threaded CPU platform is not reproducible for custom forces
-    sim = create_simulation(ka, "langevin", temperature=1.0, seed=3, threads=1)
-    run(sim, 2000)
-    ka.positions_reduced = get_positions(sim.context)
-    return ka
+    return equilibrated_liquid(256, 1.0, seed=3, steps=2000, threads=1)
 
 
 PLUGIN = Path(__file__).with_name("plugin_fixture")

@@ -21,13 +21,9 @@ pytestmark = [pytest.mark.gpu,
 @pytest.fixture(scope="module")
 def liquid():
     """A 1000-particle KA liquid, equilibrated briefly at T = 1 on CUDA."""
-    from glassmm.simulation import create_simulation, get_positions, run
+    from glassmm.testing import equilibrated_liquid
 
-    ka = glassmm.KobAndersen(1000, positions="random", seed=5)
-    sim = create_simulation(ka, "langevin", temperature=1.0, seed=5, platform="CUDA")
-    run(sim, 4000)
-    ka.positions_reduced = get_positions(sim.context)
-    return ka
+    return equilibrated_liquid(1000, 1.0, seed=5, steps=4000, platform="CUDA")
 
 
 def test_auto_picks_cuda():

@@ -176,13 +176,9 @@ def test_double_well_distribution_is_invariant_and_the_symmetric_shortcut_is_not
 # ----------------------------------------------------------------------------- KA sampler
 @pytest.fixture(scope="module")
 def ka_state():
-    from glassmm.simulation import create_simulation, get_positions, run
+    from glassmm.testing import equilibrated_liquid
 
-    ka = glassmm.KobAndersen(160, positions="random", seed=5)
-    sim = create_simulation(ka, "langevin", temperature=1.0, seed=5, platform="Reference")
-    run(sim, 400)
-    ka.positions_reduced = get_positions(sim.context)
-    return ka
+    return equilibrated_liquid(160, 1.0, seed=5, steps=400, platform="Reference")
 
 
 def _ka_sampler(ka, tmp=None, seed=0, base_scale=0.3, check=None, mode="exact", **kw):
