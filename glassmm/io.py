@@ -11,6 +11,7 @@ key                            shape / dtype   meaning (reduced LJ units)
 ``box``                        (3,) float      optional: rectangular box edges
 ``temperature``                ()  float       optional: temperature of the configuration
 ``initial_positions_inherent`` (N, 3) float    optional: inherent structure (GlassBench name)
+``initial_positions_cage``     (N, 3) float    optional: cage state (GlassBench name; glassmm.cage)
 ``time``, ``dt``, ``seeds``,   ...             optional glassmm metadata
 ``glassmm_version``
 =============================  ==============  ============================================
@@ -36,6 +37,7 @@ from glassmm.systems import _validate_types, as_box, validate_positions
 
 REQUIRED_KEYS = ("types", "initial_positions")
 INHERENT_KEY = "initial_positions_inherent"
+CAGE_KEY = "initial_positions_cage"
 
 
 @dataclass
@@ -75,6 +77,11 @@ class Configuration:
     def inherent_positions(self) -> np.ndarray | None:
         """Inherent-structure positions if the file has them."""
         return self.extra.get(INHERENT_KEY)
+
+    @property
+    def cage_positions(self) -> np.ndarray | None:
+        """Cage-state positions if the file has them."""
+        return self.extra.get(CAGE_KEY)
 
     @property
     def replica_positions(self) -> np.ndarray | None:
@@ -207,7 +214,7 @@ def load_configuration(
         box = arrays.pop("box")
     temperature = arrays.pop("temperature", None)
     temperature = None if temperature is None else float(temperature)
-    for name in ("positions", INHERENT_KEY):
+    for name in ("positions", INHERENT_KEY, CAGE_KEY):
         if name in arrays:
             arr = np.asarray(arrays[name])
             if arr.shape[-2:] != (n, 3):

@@ -150,12 +150,16 @@ def inspect_report(path: str | Path) -> dict[str, Any]:
 
 
 def predict_file(path: str | Path, model: str, output: str | Path | None = None, device: str = "auto",
-                 backend: str | None = None) -> dict[str, Any]:
+                 backend: str | None = None, temperature: float | None = None,
+                 platform: str = "auto") -> dict[str, Any]:
     """Propensity (and temperature) of a configuration file (the API behind ``glassmm predict``).
 
     Writes ``output`` (npz: propensity (N,), types, temperature) when given; returns a summary
     with the mean and spread of the A particles' propensity (reduced length). ``device``
     (``auto``: cuda when torch sees a GPU) and ``backend`` choose where the model runs.
+    Structures the model reads and the file lacks (IS, CS) are computed on ``platform`` and
+    cached; a cage state needs the file's temperature, ``temperature`` (reduced), or a model
+    trained at one temperature.
     """
     from glassmm.backends import load_predictor
     from glassmm.io import load_configuration, save_npz
@@ -163,7 +167,9 @@ def predict_file(path: str | Path, model: str, output: str | Path | None = None,
     c = load_configuration(path)
     predictor, _ = load_predictor(model, backend=backend, device=device)
     predictor.check_system(c.n_particles, c.types)
-    pred = predictor(c.positions, c.box, c.types, inherent_positions=c.inherent_positions)
+    pred = predictor(c.positions, c.box, c.types, inherent_positions=c.inherent_positions,
+                     cage_positions=c.cage_positions, platform=platform,
+                     temperature=c.temperature if c.temperature is not None else temperature)
     if output:
         save_npz(output, propensity=pred.propensity, types=c.types,
                  **({"temperature": np.float64(pred.temperature)} if pred.temperature is not None else {}))

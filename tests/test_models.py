@@ -50,21 +50,42 @@ def test_pair_energies_match_openmm(small_liquid):
     assert float(u.sum()) / 2 == pytest.approx(e_ref, rel=1e-10)
 
 
-@pytest.mark.parametrize("inputs", ["TS", "IS", "TS+IS"])
+@pytest.mark.parametrize("inputs", ["TS", "IS", "CS", "TS+IS", "TS+CS", "IS+CS"])
 def test_shapes(small_liquid, inputs):
     ka = small_liquid
     m = TBOTAN(hidden=8, n_steps=2, inputs=inputs)
     pos = torch.tensor(ka.positions_reduced, dtype=torch.float32)
-    out = m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types), pos + 0.01)
+    out = m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types), pos + 0.01, pos + 0.01)
     assert out["node"].shape == (256,)
     assert out["edge"].shape == (out["edge_index"].shape[1],)
     assert out["temperature"].shape == ()
     d = pos[out["edge_index"][0]] - pos[out["edge_index"][1]]
     d = d - torch.tensor(ka.box, dtype=torch.float32) * torch.round(d / torch.tensor(ka.box, dtype=torch.float32))
     assert float(torch.linalg.norm(d, dim=1).max()) < 2.0 + 0.02  # IS input here is TS + 0.01
-    if inputs == "IS":
+    n_sets = len(inputs.split("+"))
+    assert out["node"].shape == (256,) and m.featurize(pos, torch.tensor(ka.box, dtype=torch.float32),
+                                                        torch.tensor(ka.types), pos, pos)[1].shape[1] == 5 * n_sets
+    if "IS" in inputs:
         with pytest.raises(ValueError, match="inherent_positions"):
-            m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types))
+            m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types), None, pos)
+    if "CS" in inputs:
+        with pytest.raises(ValueError, match="cage_positions"):
+            m(pos, torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types), pos, None)
+
+
+def test_extra_kind_enters_as_features_on_the_main_graph(small_liquid):
+    """TS+CS: the graph is the cage state's; moving the thermal positions changes features, not edges."""
+    ka = small_liquid
+    m = BOTAN(hidden=8, n_steps=1, inputs="TS+CS")
+    pos = torch.tensor(ka.positions_reduced, dtype=torch.float32)
+    box, ty = torch.tensor(ka.box, dtype=torch.float32), torch.tensor(ka.types)
+    cage = pos + 0.05 * torch.randn_like(pos)
+    x1, e1, ei1 = m.featurize(pos, box, ty, None, cage)
+    x2, e2, ei2 = m.featurize(pos + 0.05 * torch.randn_like(pos), box, ty, None, cage)
+    assert torch.equal(ei1, ei2)  # graph from CS
+    assert torch.equal(e1[:, :5], e2[:, :5]) and not torch.allclose(e1[:, 5:], e2[:, 5:])  # CS first, TS after
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        BOTAN(inputs="CS+TS")
 
 
 def test_thermometer_reads_the_trunk_without_training_it(small_liquid):

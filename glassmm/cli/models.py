@@ -7,6 +7,7 @@ import argparse
 
 from glassmm.cli.options import add_device
 from glassmm.cli.output import print_json
+from glassmm.structures import INPUTS
 
 
 def _add_models(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +39,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", help="training npz files (BOTAN layout)")
     p.add_argument("--val", nargs="*", default=[], help="validation files (early stopping)")
     p.add_argument("-o", "--output", required=True, help="artifact path (.pt); the work dir is OUTPUT.work/")
-    p.add_argument("--inputs", default="TS", choices=("TS", "IS", "TS+IS"))
+    p.add_argument("--inputs", default="TS", choices=INPUTS,
+                   help="thermal (TS), inherent (IS), cage state (CS) positions, or a pair of them")
+    p.add_argument("--cage-duration", type=float, help="cage state: averaging window per run (tau)")
+    p.add_argument("--cage-runs", type=int, help="cage state: independent runs averaged")
+    p.add_argument("--cage-radius", type=float, help="cage state: free radius of the tether (sigma_AA)")
     p.add_argument("--tbotan", action="store_true", help="add the temperature head")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--pretrain-epochs", type=int, default=5)
@@ -66,7 +71,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       n_steps=args.steps, p_node=args.p_node, distribution_weight=args.distribution_weight,
                       energy_features=not args.no_energy_features, augment=not args.no_augment,
                       patience=args.patience, seed=args.seed, inputs=args.inputs, temperature_head=args.tbotan,
-                      per_config_standardise=not args.global_standardise)
+                      per_config_standardise=not args.global_standardise,
+                      cage={k: v for k, v in (("duration", args.cage_duration), ("n_runs", args.cage_runs),
+                                              ("restraint_radius", args.cage_radius)) if v is not None})
     res = train_model(args.files, args.val, args.output, cfg, resume=args.resume, target_time=args.target_time,
                       temperature=args.temperature)
     print_json(res)
@@ -107,6 +114,8 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file")
     p.add_argument("--model", required=True)
     p.add_argument("-o", "--output", help="npz with propensity (N,) [and temperature]")
+    p.add_argument("--temperature", type=float,
+                   help="temperature (reduced) of a file that carries none (cage-state models need it)")
     add_device(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_predict)
@@ -115,7 +124,8 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from glassmm.workflows import predict_file
 
-    summary = predict_file(args.file, args.model, args.output, device=args.device, backend=args.backend)
+    summary = predict_file(args.file, args.model, args.output, device=args.device, backend=args.backend,
+                           temperature=args.temperature)
     if args.json:
         print_json(summary)
     else:

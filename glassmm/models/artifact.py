@@ -1,7 +1,7 @@
 """Self-contained model artifacts: export, load, and the bundled-model registry.
 
 An artifact is one TorchScript file that takes positions (N, 3), box (3,), types (N,) and,
-for IS / TS+IS models, the inherent positions; it builds its own periodic graph and returns
+for models reading them, the inherent and cage-state positions; it builds its own periodic graph and returns
 per-particle propensity (reduced length) and, for T-BOTAN, the temperature estimate
 (reduced). Its metadata (units, cutoff, target time, training temperatures, inputs, data
 provenance, glassmm version, normalisation) travels inside the file, readable through the
@@ -58,7 +58,8 @@ class ArtifactModule(nn.Module):
         self.t_mean = float(norm.get("t_mean", 0.0))
         self.t_std = float(norm.get("t_std", 1.0))
         self.metadata_json = metadata_json
-        self.needs_inherent = model.inputs != "TS"
+        self.needs_inherent = "IS" in model.kinds
+        self.needs_cage = "CS" in model.kinds
 
     def forward(
         self,
@@ -66,6 +67,7 @@ class ArtifactModule(nn.Module):
         box: torch.Tensor,
         types: torch.Tensor,
         inherent_positions: Optional[torch.Tensor] = None,
+        cage_positions: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         if positions.dim() != 2 or positions.shape[1] != 3:
             raise ValueError("positions must have shape (N, 3)")
@@ -78,13 +80,22 @@ class ArtifactModule(nn.Module):
         if bool((types < 0).any()) or bool((types > 1).any()):
             raise ValueError("types must be 0 (A) or 1 (B)")
         if self.needs_inherent and inherent_positions is None:
-            raise ValueError("this model needs inherent_positions (its inputs are IS or TS+IS)")
+            raise ValueError("this model needs inherent_positions (its inputs include IS)")
+        if self.needs_cage and cage_positions is None:
+            raise ValueError("this model needs cage_positions (its inputs include CS)")
         dtype = self.model.node_encoder.net[0].weight.dtype
         inh: Optional[torch.Tensor] = None
         if inherent_positions is not None:
+            if inherent_positions.shape != positions.shape:
+                raise ValueError("inherent_positions must have the shape of positions")
             inh = inherent_positions.to(dtype)
+        cage: Optional[torch.Tensor] = None
+        if cage_positions is not None:
+            if cage_positions.shape != positions.shape:
+                raise ValueError("cage_positions must have the shape of positions")
+            cage = cage_positions.to(dtype)
         t64 = types.to(torch.int64)
-        x, e_raw, edge_index = self.model.featurize(positions.to(dtype), box.reshape(3).to(dtype), t64, inh)
+        x, e_raw, edge_index = self.model.featurize(positions.to(dtype), box.reshape(3).to(dtype), t64, inh, cage)
         node, edge, temperature = self.model.network(x, e_raw, edge_index)
         for member in self.extra:
             n2, e2, t2 = member.network(x, e_raw, edge_index)
@@ -140,14 +151,23 @@ def export_torchscript(model: BOTAN, norm: Dict[str, float], path: str | Path,
     return path
 
 
-def _artifact_global_z(module: Any, positions: Any, box: Any, types: Any, inherent: Any) -> Any:
+def call_artifact(module: Any, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> Any:
+    """Call an artifact module; the cage positions only when given (older artifacts take four arguments)."""
+    if cage is None:
+        return module(positions, box, types, inherent)
+    return module(positions, box, types, inherent, cage)
+
+
+def _artifact_global_z(module: Any, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> Any:
     """Standardised global statistics of an artifact module (scripted or eager) for one configuration."""
     from glassmm.models.botan import _global_statistics
 
     net = module.model
     dtype = net.global_input_mean.dtype
-    x, _, _ = net.featurize(positions.to(dtype), box.reshape(3).to(dtype), types,
-                            None if inherent is None else inherent.to(dtype))
+    extra = [None if inherent is None else inherent.to(dtype)]
+    if cage is not None:  # artifacts from before cage states take four arguments
+        extra.append(cage.to(dtype))
+    x, _, _ = net.featurize(positions.to(dtype), box.reshape(3).to(dtype), types, *extra)
     z = (_global_statistics(x) - net.global_input_mean) / net.global_input_std
     return z.detach().cpu().double().numpy()
 
@@ -159,11 +179,11 @@ class TorchScriptPredictor(Predictor):
         super().__init__(metadata, name, device)
         self.module = module
 
-    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any) -> Any:
-        return _artifact_global_z(self.module, positions, box, types, inherent)
+    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> Any:
+        return _artifact_global_z(self.module, positions, box, types, inherent, cage)
 
-    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
-        return self._outputs(self.module(positions, box, types, inherent))
+    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> tuple:
+        return self._outputs(call_artifact(self.module, positions, box, types, inherent, cage))
 
 
 class EagerPredictor(Predictor):
@@ -197,19 +217,19 @@ class EagerPredictor(Predictor):
             raise RuntimeError("compile=True but torch.compile captured no graph: the timings would be eager ones")
         return out
 
-    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any) -> Any:
-        return _artifact_global_z(self.module, positions, box, types, inherent)
+    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> Any:
+        return _artifact_global_z(self.module, positions, box, types, inherent, cage)
 
-    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
+    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> tuple:
         if self._compile and self.compiled_frames is None:
-            return self._forward_checked(positions, box, types, inherent)
-        return self._run(positions, box, types, inherent)
+            return self._forward_checked(positions, box, types, inherent, cage)
+        return self._run(positions, box, types, inherent, cage)
 
-    def _run(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
+    def _run(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> tuple:
         if self.dtype in ("bfloat16", "bf16"):
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-                return self._outputs(self.module(positions, box, types, inherent))
-        return self._outputs(self.module(positions, box, types, inherent))
+                return self._outputs(call_artifact(self.module, positions, box, types, inherent, cage))
+        return self._outputs(call_artifact(self.module, positions, box, types, inherent, cage))
 
 
 def bundled_models() -> Dict[str, Path]:

@@ -28,6 +28,7 @@ from torch import nn
 
 from glassmm.geometry import minimum_image
 from glassmm.graph import periodic_graph
+from glassmm.structures import INPUTS, input_kinds  # noqa: F401  (INPUTS re-exported)
 
 
 
@@ -74,9 +75,10 @@ class BOTAN(nn.Module):
         Add KA pair energies to the encoders (needs an energy cutoff of 2.5).
     temperature_head : bool
         T-BOTAN: global feature and temperature decoder.
-    inputs : {"TS", "IS", "TS+IS"}
-        Which positions the features come from; with "TS+IS" the graph is built on the
-        inherent structure and the thermal geometry enters as extra edge/node features.
+    inputs : {"TS", "IS", "CS", "TS+IS", "TS+CS", "IS+CS"}
+        Which positions the features come from: thermal (TS), inherent (IS, FIRE-quenched)
+        or cage state (CS, :mod:`glassmm.cage`). With two kinds the graph is built on the
+        second and the first enters as extra edge/node features on the same pairs.
     """
 
     def __init__(
@@ -89,11 +91,13 @@ class BOTAN(nn.Module):
         inputs: str = "TS",
     ) -> None:
         super().__init__()
-        if inputs not in ("TS", "IS", "TS+IS"):
-            raise ValueError(f"inputs must be TS, IS or TS+IS; got {inputs!r}")
+        kinds = input_kinds(inputs)
         self.hidden, self.n_steps, self.cutoff = hidden, n_steps, cutoff
         self.energy_features, self.temperature_head, self.inputs = energy_features, temperature_head, inputs
-        n_sets = 2 if inputs == "TS+IS" else 1
+        # main kind (the graph's) first, then the extra one: for TS+IS that is [IS, TS], the
+        # order the TS+IS models were trained with before CS existed
+        self.kinds: List[str] = list(reversed(kinds))
+        n_sets = len(kinds)
         n_node_in = 2 + (n_sets if energy_features else 0)
         n_edge_in = 4 * n_sets + (n_sets if energy_features else 0)
         self.node_encoder = MLP(n_node_in, hidden, hidden)
@@ -141,12 +145,27 @@ class BOTAN(nn.Module):
             feats.append(u.clamp(max=5.0).unsqueeze(1))
         return [torch.cat(feats, dim=1), node_e]
 
+    def _kind_positions(self, kind: str, positions: torch.Tensor, inherent_positions: Optional[torch.Tensor],
+                        cage_positions: Optional[torch.Tensor]) -> torch.Tensor:
+        if kind == "TS":
+            return positions
+        if kind == "IS":
+            inh = inherent_positions
+            if inh is None:
+                raise ValueError("this model needs inherent_positions (its inputs include IS)")
+            return inh
+        cage = cage_positions
+        if cage is None:
+            raise ValueError("this model needs cage_positions (its inputs include CS)")
+        return cage
+
     def featurize(
         self,
         positions: torch.Tensor,
         box: torch.Tensor,
         types: torch.Tensor,
         inherent_positions: Optional[torch.Tensor] = None,
+        cage_positions: Optional[torch.Tensor] = None,
     ) -> List[torch.Tensor]:
         """Graph and raw inputs: [node inputs (N, F), edge inputs (E, G), edge_index (2, E)].
 
@@ -155,12 +174,7 @@ class BOTAN(nn.Module):
         """
         types = types.to(torch.int64)
         n = positions.shape[0]
-        if self.inputs == "TS":
-            main = positions
-        else:
-            if inherent_positions is None:
-                raise ValueError("this model needs inherent_positions (inputs IS or TS+IS)")
-            main = inherent_positions
+        main = self._kind_positions(self.kinds[0], positions, inherent_positions, cage_positions)
         # energy features need pairs out to 2.5; message passing uses pairs under `cutoff`
         graph_cut = 2.5 if self.energy_features else self.cutoff
         full_index, vec = periodic_graph(main, box, graph_cut)
@@ -171,11 +185,13 @@ class BOTAN(nn.Module):
         node_in = [nn.functional.one_hot(types, 2).to(positions.dtype)]
         if self.energy_features:
             node_in.append(((node_e + 6.5) / 1.0).unsqueeze(1))
-        if self.inputs == "TS+IS":
-            ts_feat, ts_e = self._features(positions, box, types, full_index, n)
-            edge_in.append(ts_feat[keep])
+        for kind in self.kinds[1:]:
+            extra = self._kind_positions(kind, positions, inherent_positions, cage_positions)
+            ex_feat, ex_e = self._features(extra, box, types, full_index, n)
+            edge_in.append(ex_feat[keep])
             if self.energy_features:
-                node_in.append(((ts_e + 6.0) / 1.0).unsqueeze(1))
+                # centring offsets: thermal pair energies sit about 0.5 above quenched ones
+                node_in.append(((ex_e + (6.0 if kind == "TS" else 6.5)) / 1.0).unsqueeze(1))
         return [torch.cat(node_in, dim=1), torch.cat(edge_in, dim=1), edge_index]
 
     def network(self, x: torch.Tensor, e_raw: torch.Tensor, edge_index: torch.Tensor) -> List[torch.Tensor]:
@@ -192,11 +208,12 @@ class BOTAN(nn.Module):
         box: torch.Tensor,
         types: torch.Tensor,
         inherent_positions: Optional[torch.Tensor] = None,
+        cage_positions: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """T-BOTAN's global latent vector (hidden,) for one configuration: what the thermometer reads."""
         if not self.temperature_head:
             raise ValueError("this model has no global feature (temperature_head=False)")
-        x, e_raw, edge_index = self.featurize(positions, box, types, inherent_positions)
+        x, e_raw, edge_index = self.featurize(positions, box, types, inherent_positions, cage_positions)
         return self._propagate(x, e_raw, edge_index)[2]
 
     @staticmethod
@@ -276,13 +293,14 @@ class BOTAN(nn.Module):
         box: torch.Tensor,
         types: torch.Tensor,
         inherent_positions: Optional[torch.Tensor] = None,
+        cage_positions: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Predict (standardised) per-particle and per-edge targets.
 
         Returns a dict with ``node`` (N,), ``edge`` (E,), ``edge_index`` (2, E) and, for
         T-BOTAN, ``temperature`` () -- all before de-standardisation.
         """
-        x, e_raw, edge_index = self.featurize(positions, box, types, inherent_positions)
+        x, e_raw, edge_index = self.featurize(positions, box, types, inherent_positions, cage_positions)
         node, edge, temperature = self.network(x, e_raw, edge_index)
         out: Dict[str, torch.Tensor] = {"node": node, "edge": edge, "edge_index": edge_index}
         if self.temperature_head:

@@ -107,8 +107,8 @@ class ExportedPredictor(Predictor):
         self.program = program
         self.featurizer = BOTAN(**metadata["architecture"]).to(self.device)  # featurize() has no weights
 
-    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
-        x, e_raw, ei = self.featurizer.featurize(positions, box, types, inherent)
+    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> tuple:
+        x, e_raw, ei = self.featurizer.featurize(positions, box, types, inherent, cage)
         prop, edge, temp = self.run(x, e_raw, ei, types)
         return prop, ei, edge, temp if self.has_temperature else None
 

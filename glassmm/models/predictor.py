@@ -1,7 +1,7 @@
 """What every loaded model is to its callers: ``predictor(positions, box, types)`` -> :class:`Prediction`.
 
 :class:`Predictor` holds what all backends share -- the metadata, the domain checks, the
-inherent-structure fallback for IS / TS+IS models, tensor conversion on the way in and numpy
+inherent-structure and cage-state fallbacks for models reading them, tensor conversion on the way in and numpy
 on the way out. A backend's predictor subclasses it and implements only :meth:`Predictor._forward`
 (the TorchScript artifact, eager torch, a ``torch.export`` program, ONNX Runtime, ...), so the
 storage format can change behind one interface (TorchScript is deprecated upstream).
@@ -86,8 +86,8 @@ class Predictor:
 
     Notes
     -----
-    Subclasses implement :meth:`_forward`. For IS / TS+IS models the inherent structure is
-    computed with FIRE (and cached) unless the caller passes it.
+    Subclasses implement :meth:`_forward`. For models reading IS or CS those structures are
+    computed (and cached) by :func:`glassmm.structures.structures_for` unless the caller passes them.
     """
 
     backend_name = ""
@@ -97,7 +97,17 @@ class Predictor:
 
     @property
     def needs_inherent(self) -> bool:
-        return self.metadata.get("inputs", "TS") != "TS"
+        """True when the model reads inherent structures (inputs IS, TS+IS, IS+CS)."""
+        from glassmm.structures import needs_inherent
+
+        return needs_inherent(self.metadata.get("inputs", "TS"))
+
+    @property
+    def needs_cage(self) -> bool:
+        """True when the model reads cage states (inputs CS, TS+CS, IS+CS)."""
+        from glassmm.structures import needs_cage
+
+        return needs_cage(self.metadata.get("inputs", "TS"))
 
     @property
     def has_temperature(self) -> bool:
@@ -124,8 +134,9 @@ class Predictor:
         else:
             refuse(system_problems(self.metadata, self.name, types, dimensions), self.strict_domain)
 
-    def _tensors(self, positions: Any, box: Any, types: Any, inherent_positions: Any) -> tuple:
-        """(positions, box, types, inherent or None) as float32 / int64 tensors on the device."""
+    def _tensors(self, positions: Any, box: Any, types: Any, inherent_positions: Any,
+                 cage_positions: Any = None) -> tuple:
+        """(positions, box, types, inherent or None, cage or None) as float32 / int64 tensors on the device."""
         import torch
 
         def t(x: Any, dtype: Any = torch.float32) -> Any:
@@ -138,13 +149,14 @@ class Predictor:
         if cached is None or cached[0] != key:
             cached = self._static = (key, t(box), t(types, torch.int64))
         return (t(positions), cached[1], cached[2],
-                None if inherent_positions is None else t(inherent_positions))
+                None if inherent_positions is None else t(inherent_positions),
+                None if cage_positions is None else t(cage_positions))
 
-    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any) -> tuple:
+    def _forward(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> tuple:
         """Run the model on tensors; returns (propensity, edge_index, edge_delta, temperature or None)."""
         raise NotImplementedError
 
-    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any) -> np.ndarray | None:
+    def _global_z(self, positions: Any, box: Any, types: Any, inherent: Any, cage: Any = None) -> np.ndarray | None:
         """T-BOTAN's standardised global statistics for the domain warning (None: not available)."""
         return None
 
@@ -154,7 +166,8 @@ class Predictor:
         return out["propensity"], out["edge_index"], out["edge_delta"], out.get("temperature")
 
     def __call__(self, positions: Any, box: Any, types: Any, inherent_positions: Any = None,
-                 edges: bool = False) -> Prediction:
+                 edges: bool = False, cage_positions: Any = None, temperature: float | None = None,
+                 platform: str = "auto") -> Prediction:
         """Predict for one configuration.
 
         Parameters
@@ -163,9 +176,17 @@ class Predictor:
         box : array (reduced) (3,)
         types : array of int (N,)
         inherent_positions : array (reduced) (N, 3), optional
-            For IS / TS+IS models; quenched here when not given.
+            For models reading IS; quenched here (FIRE, cached) when not given.
         edges : bool
             Also return the graph's edges and their predicted change of pair distance.
+        cage_positions : array (reduced) (N, 3), optional
+            For models reading CS; computed here (:mod:`glassmm.cage`, with the model's cage
+            parameters, cached) when not given.
+        temperature : float (reduced), optional
+            The configuration's temperature, for computing a cage state; the model's single
+            training temperature when not given.
+        platform : str
+            OpenMM platform for computing missing structures.
         """
         import torch
 
@@ -173,13 +194,12 @@ class Predictor:
 
         pos, box, types = check_input(positions, box, types)
         check_domain(self.metadata, self.name, pos, box, types, strict=self.strict_domain)
-        if inherent_positions is not None:
-            inherent_positions, _, _ = check_input(inherent_positions, box, types)
-        elif self.needs_inherent:
-            from glassmm.minimize import inherent_structure
+        from glassmm.structures import structures_for
 
-            inherent_positions = inherent_structure(pos, types, box)
-        tensors = self._tensors(pos, box, types, inherent_positions)
+        given = [None if x is None else check_input(x, box, types)[0] for x in (inherent_positions, cage_positions)]
+        st = structures_for(self.metadata.get("inputs", "TS"), pos, types, box, temperature=temperature,
+                            inherent=given[0], cage=given[1], metadata=self.metadata, platform=platform)
+        tensors = self._tensors(pos, box, types, st.inherent, st.cage)
         with torch.no_grad():
             prop, edge_index, edge_delta, temp = self._forward(*tensors)
             global_z = self._global_z(*tensors) if self.has_temperature else None

@@ -42,6 +42,8 @@ from glassmm.analysis import SelfDynamics, self_scattering
 from glassmm.analysis.base import select_species
 from glassmm.io import ensure_writable
 from glassmm.reporters.schema import SCHEMA_VERSION, ReportWriter, analysis_attrs
+from glassmm.structures import (cage_temperature, describe_inputs, needs_cage, structure_cost_steps,
+                                structures_for)
 
 log = logging.getLogger("glassmm.reporter")
 _ANALYSES = ("msd", "fs", "overlap")
@@ -121,6 +123,13 @@ class GlassReporter:
     points_per_decade : int
     max_kinetic_temperature : float (reduced, epsilon/k_B)
         A kinetic temperature above this stops the run with :class:`SimulationBlewUp`.
+    max_structure_cost : float
+        For models that read inherent structures or cage states: those are computed for
+        every report, on the simulation's platform, and may cost at most this many MD steps
+        per step of ``reportInterval``; a model needing more is refused at construction.
+    temperature : float (reduced) or Quantity (K), optional
+        Temperature for cage states; else the integrator's, else the model's single
+        training temperature.
     """
 
     def __init__(
@@ -148,6 +157,8 @@ class GlassReporter:
         schedule: str = "linear",
         points_per_decade: int = 10,
         max_kinetic_temperature: float = 50.0,
+        max_structure_cost: float = 1.0,
+        temperature: float | None = None,
     ) -> None:
         if int(reportInterval) <= 0:
             raise ValueError(f"reportInterval must be a positive number of steps; got {reportInterval}")
@@ -170,6 +181,9 @@ class GlassReporter:
         self.torch_threads = torch_threads
         self.schedule, self.points_per_decade = schedule, int(points_per_decade)
         self.max_kinetic_temperature = float(max_kinetic_temperature)
+        self.max_structure_cost = float(max_structure_cost)
+        self.temperature = None if temperature is None else units.as_reduced_temperature(temperature)
+        self._platform = "auto"
         self._progress: TextIO | None = (sys.stdout if progress is True else progress) or None
         self._start_step: int | None = None
         # fail before any MD: an unwritable place, or a file that would be silently mixed
@@ -185,9 +199,16 @@ class GlassReporter:
 
             opts = {"device": device, **(backend_options or {})}
             self.predictor, self.backend_messages = load_predictor(model, backend=backend, **opts)
-            if self.predictor.needs_inherent:
-                raise ValueError(f"model {model!r} needs inherent structures (inputs "
-                                 f"{self.predictor.metadata.get('inputs')}); the reporter needs a TS model")
+            inputs = self.predictor.metadata.get("inputs", "TS")
+            cost = structure_cost_steps(inputs, self.predictor.metadata)
+            if cost > self.max_structure_cost * self._interval:
+                # the structures a model reads beside the thermal one are computed per report
+                # (FIRE for IS, tethered MD for CS); refuse rather than slow the MD many-fold
+                raise ValueError(
+                    f"model {model!r} reads {inputs} ({describe_inputs(inputs)}): computing them costs about {cost} MD steps per report, "
+                    f"{cost / self._interval:.1f}x the reportInterval of {self._interval} steps (allowed: "
+                    f"max_structure_cost={self.max_structure_cost:g}); report less often (reportInterval >= "
+                    f"{int(np.ceil(cost / self.max_structure_cost))}), raise max_structure_cost, or use a TS model")
             if system is not None:
                 types = np.asarray(system.types)
                 self.predictor.check_system(len(types), types, getattr(system, "dimensions", 3),
@@ -287,6 +308,11 @@ class GlassReporter:
         self._dof = geometry.degrees_of_freedom(n, self._dims)
         if self.predictor is not None:
             self.predictor.check_system(n, types, self._dims, positions=pos, box=box)
+            self._platform = simulation.context.getPlatform().getName()
+            if self.temperature is None and hasattr(simulation.integrator, "getTemperature"):
+                self.temperature = units.as_reduced_temperature(simulation.integrator.getTemperature())
+            if needs_cage(self.predictor.metadata.get("inputs", "TS")):
+                cage_temperature(self.temperature, self.predictor.metadata)  # refuse now, not at every frame
         self._sd = SelfDynamics(q=self.q, overlap_a=self.overlap_a, species=self.species, dimensions=self._dims)
         writer = ReportWriter(self.file, n)
         if self.file.exists() and self.append:
@@ -417,7 +443,14 @@ class GlassReporter:
         t_est = float("nan")
         if run_model:
             try:
-                pred = self.predictor(pos, self._box, self._types)
+                inputs = self.predictor.metadata.get("inputs", "TS")
+                if inputs == "TS":  # plugin predictors may take only the thermal positions
+                    pred = self.predictor(pos, self._box, self._types)
+                else:
+                    st = structures_for(inputs, pos, self._types, self._box, temperature=self.temperature,
+                                        metadata=self.predictor.metadata, platform=self._platform, cache=False)
+                    pred = self.predictor(pos, self._box, self._types, inherent_positions=st.inherent,
+                                          cage_positions=st.cage)
                 prop = np.asarray(pred.propensity, dtype=np.float32)
                 if pred.temperature is not None:
                     t_est = float(pred.temperature)

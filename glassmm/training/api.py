@@ -17,6 +17,21 @@ def _provenance(files: Sequence[str | Path]) -> list[dict[str, str]]:
     return out
 
 
+def _cage_metadata(cfg: TrainConfig | dict) -> dict[str, Any]:
+    """``{"cage": every cage-state parameter, defaults filled in}`` for a CS model (predict reads it), else {}."""
+    from dataclasses import asdict
+
+    from glassmm.cage import CageParameters
+    from glassmm.structures import needs_cage
+
+    cfg = vars(cfg) if isinstance(cfg, TrainConfig) else cfg
+    if not needs_cage(cfg.get("inputs", "TS")):
+        return {}
+    full = asdict(CageParameters(temperature=1.0, **(cfg.get("cage") or {})))
+    full.pop("temperature")
+    return {"cage": full}
+
+
 def train_model(
     train_files: Sequence[str | Path],
     val_files: Sequence[str | Path],
@@ -33,9 +48,12 @@ def train_model(
     from glassmm.training.data import load_samples
 
     cfg = config or TrainConfig()
-    need_is = cfg.inputs != "TS"
-    train = load_samples(train_files, need_inherent=need_is, progress=progress, temperature=temperature)
-    val = load_samples(val_files, need_inherent=need_is, progress=progress, temperature=temperature) if val_files else []
+    from glassmm.structures import needs_cage, needs_inherent
+
+    kw = dict(need_inherent=needs_inherent(cfg.inputs), need_cage=needs_cage(cfg.inputs), cage=cfg.cage,
+              progress=progress, temperature=temperature)
+    train = load_samples(train_files, **kw)
+    val = load_samples(val_files, **kw) if val_files else []
     output = Path(output)
     trainer = Trainer(cfg, train, val, output.parent / f"{output.name}.work")
     if resume:
@@ -49,7 +67,8 @@ def train_model(
         target_time=target_time, training_temperatures=temps or None,
         data_provenance=_provenance(train_files), validation_files=[Path(f).name for f in val_files],
         validation={"val_pearson": best.get("val_pearson"), "epoch": best.get("epoch")},
-        train_config={k: v for k, v in vars(cfg).items() if k != "extra"}, **metadata,
+        train_config={k: v for k, v in vars(cfg).items() if k != "extra"},
+        **_cage_metadata(cfg), **metadata,
     )
     return {"artifact": str(output), "epochs_run": len(history), "best": best,
             "workdir": str(trainer.workdir), "loss_plot": str(trainer.workdir / "loss.png")}
@@ -81,7 +100,7 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: S
     metadata.setdefault("validation", {"val_pearson": best.get("val_pearson"), "epoch": best.get("epoch")})
     return export_torchscript(
         model, st["norm"], output, data_provenance=_provenance(train_files) if train_files else None,
-        validation_files=[Path(f).name for f in val_files], train_config=cfg, **metadata,
+        validation_files=[Path(f).name for f in val_files], train_config=cfg, **{**_cage_metadata(cfg), **metadata},
     )
 
 
@@ -90,13 +109,18 @@ def export_ensemble(checkpoints: Sequence[str | Path], output: str | Path, train
     """Export several checkpoints of the same architecture as one averaged-ensemble artifact."""
     from glassmm.models.artifact import export_torchscript
 
-    models, norms = [], []
+    models, norms, configs = [], [], []
     for ck in checkpoints:
         m, st = load_checkpoint(ck)
         cfg = st["config"]
         models.append(m)
         norms.append(st["norm"])
+        configs.append({"inputs": cfg.get("inputs"), "cage": cfg.get("cage") or {}})
     if any(n != norms[0] for n in norms[1:]):
         raise ValueError("ensemble members were trained with different normalisations (different data?)")
+    if any(c != configs[0] for c in configs[1:]):
+        raise ValueError("ensemble members differ in inputs or cage-state parameters: "
+                         f"{sorted({(c.get('inputs'), repr(c.get('cage'))) for c in configs})}")
     return export_torchscript(models[0], norms[0], output, extra=models[1:], train_config=cfg,
-                              data_provenance=_provenance(train_files) if train_files else None, **metadata)
+                              data_provenance=_provenance(train_files) if train_files else None,
+                              **{**_cage_metadata(cfg), **metadata})

@@ -2,7 +2,8 @@
 
 A sample is one configuration with its isoconfigurational replicas: thermal positions (TS),
 inherent positions (IS, from the file's ``initial_positions_inherent`` or quenched here with
-FIRE and cached), the node target (propensity) and the replica positions from which edge
+FIRE and cached), cage-state positions (CS, from ``initial_positions_cage`` or computed by
+:mod:`glassmm.cage` and cached), the node target (propensity) and the replica positions from which edge
 targets (mean change of pair distance) are gathered for whatever graph the model builds.
 """
 
@@ -18,7 +19,7 @@ import torch
 from glassmm.analysis.propensity import propensity
 from glassmm.geometry import minimum_image
 from glassmm.io import load_configuration
-from glassmm.minimize import inherent_structure
+from glassmm.structures import cage_temperature, structures_for
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Sample:
     propensity: torch.Tensor  # (N,)
     replicas: torch.Tensor  # (R, N, 3) positions at the target time
     temperature: float | None
+    cage: torch.Tensor | None = None  # (N, 3) CS
 
     @property
     def n_particles(self) -> int:
@@ -49,10 +51,14 @@ def load_samples(
     need_inherent: bool = False,
     progress: bool = True,
     temperature: float | None = None,
+    need_cage: bool = False,
+    cage: dict | None = None,
 ) -> list[Sample]:
-    """Read training samples; quench (and cache) inherent structures when ``need_inherent``.
+    """Read training samples; compute (and cache) inherent structures and cage states when needed.
 
-    ``temperature`` (reduced) is used for files that carry none (the shared BOTAN files).
+    ``temperature`` (reduced) is used for files that carry none (the shared BOTAN files);
+    ``cage`` holds :class:`glassmm.cage.CageParameters` fields other than the temperature
+    (the cage state is computed at each file's temperature).
     """
     out = []
     it = files
@@ -66,9 +72,16 @@ def load_samples(
         if reps is None:
             raise ValueError(f"{f}: no replica 'positions' in the file: not a training file")
         reps = np.asarray(reps)
-        inh = c.inherent_positions
-        if need_inherent and inh is None:
-            inh = inherent_structure(c.positions, c.types, c.box)
+        temp = c.temperature if c.temperature is not None else temperature
+        inputs = "IS+CS" if need_inherent and need_cage else "IS" if need_inherent else "CS" if need_cage else "TS"
+        if need_cage:
+            try:
+                cage_temperature(temp)
+            except ValueError as exc:
+                raise ValueError(f"{f}: {exc}") from None
+        st = structures_for(inputs, c.positions, c.types, c.box, temperature=temp,
+                            inherent=c.inherent_positions, cage=c.cage_positions, metadata={"cage": cage or {}})
+        inh = st.inherent if st.inherent is not None else c.inherent_positions
         out.append(
             Sample(
                 name=Path(f).name,
@@ -78,7 +91,8 @@ def load_samples(
                 types=torch.tensor(c.types.astype(np.int64)),
                 propensity=torch.tensor(propensity(c.positions, reps)),
                 replicas=torch.tensor(reps),
-                temperature=c.temperature if c.temperature is not None else temperature,
+                temperature=temp,
+                cage=None if st.cage is None else torch.tensor(st.cage),
             )
         )
     return out
@@ -98,4 +112,4 @@ def cube_symmetry(sample: Sample, rng: np.random.Generator) -> Sample:
         return None if x is None else x[..., perm] * sign
 
     return Sample(sample.name, tr(sample.positions), tr(sample.inherent), sample.box, sample.types,
-                  sample.propensity, tr(sample.replicas), sample.temperature)
+                  sample.propensity, tr(sample.replicas), sample.temperature, tr(sample.cage))

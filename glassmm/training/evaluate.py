@@ -22,7 +22,6 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
     (``temperature`` (reduced) stands in for files that carry none).
     """
     from glassmm.analysis.propensity import propensity
-    from glassmm.minimize import inherent_structure
 
     rows, pooled_p, pooled_t = [], [], []
     it = files
@@ -35,10 +34,10 @@ def evaluate_model(predictor: Any, files: Sequence[str | Path], plot: str | Path
         if c.replica_positions is None:
             raise ValueError(f"{f}: no replica 'positions': cannot compute the true propensity")
         true = propensity(c.positions, c.replica_positions)
-        inh = c.inherent_positions
-        if predictor.needs_inherent and inh is None:
-            inh = inherent_structure(c.positions, c.types, c.box)
-        pred = predictor(c.positions, c.box, c.types, inherent_positions=inh, edges=True)
+        # missing IS / CS are computed (and cached) by the predictor, CS at the file's temperature
+        pred = predictor(c.positions, c.box, c.types, inherent_positions=c.inherent_positions,
+                         cage_positions=c.cage_positions, edges=True,
+                         temperature=c.temperature if c.temperature is not None else temperature)
         A = c.types == 0
         row: dict[str, Any] = {
             "file": str(f),

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from glassmm.models.botan import BOTAN
+from glassmm.models.botan import BOTAN, input_kinds
 from glassmm.training.data import Sample, cube_symmetry
 
 
@@ -41,7 +41,10 @@ class TrainConfig:
     seed: int = 0
     hidden: int = 64
     n_steps: int = 7
-    inputs: str = "TS"
+    inputs: str = "TS"  # one of glassmm.structures.INPUTS
+    # cage-state parameters (glassmm.cage.CageParameters fields but the temperature) for CS
+    # inputs; empty = the defaults. They travel into the artifact, so predict computes the same.
+    cage: dict = field(default_factory=dict)
     energy_features: bool = True
     temperature_head: bool = False
     grad_clip: float = 1.0
@@ -122,10 +125,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def _inputs(self, s: Sample) -> tuple:
-        inh = s.inherent if self.cfg.inputs != "TS" else None
-        if self.cfg.inputs != "TS" and inh is None:
+        kinds = input_kinds(self.cfg.inputs)
+        inh = s.inherent if "IS" in kinds else None
+        cage = s.cage if "CS" in kinds else None
+        if "IS" in kinds and inh is None:
             raise ValueError(f"{s.name}: inputs {self.cfg.inputs} need inherent structures")
-        return (s.positions.float(), s.box.float(), s.types, None if inh is None else inh.float())
+        if "CS" in kinds and cage is None:
+            raise ValueError(f"{s.name}: inputs {self.cfg.inputs} need cage states")
+        return (s.positions.float(), s.box.float(), s.types, None if inh is None else inh.float(),
+                None if cage is None else cage.float())
 
     def _init_edge_scale(self) -> None:
         with torch.no_grad():
