@@ -2,8 +2,12 @@
 
 Paths: eager fp32 (torch backend), TorchScript (the artifact), eager bf16 (autocast), and
 torch.compile (with --compile; its compile time is reported separately). The bf16 output is
-checked against fp32 (Pearson and max abs difference). Last line: JSON with
-``seconds_per_prediction`` per path and ``ratio_vs_eager`` (eager time / path time).
+checked against fp32 (Pearson and max abs difference). For models reading inherent
+structures or cage states, ``structure_seconds`` times computing them from scratch (no
+cache) on a real T = 0.44 configuration from ``../shared`` (skipped without it) on
+``--platform``: with the network time, the cost of one prediction from a bare configuration.
+Last line: JSON with ``seconds_per_prediction`` per path and ``ratio_vs_eager`` (eager time /
+path time).
 """
 
 from __future__ import annotations
@@ -13,6 +17,28 @@ import json
 import time
 
 import numpy as np
+
+
+def structure_seconds(metadata: dict, platform: str) -> dict[str, float]:
+    """Seconds to compute the model's IS / CS of shared configuration 9 without the cache."""
+    from pathlib import Path
+
+    from glassmm.io import load_configuration
+    from glassmm.structures import structures_for
+
+    path = Path(__file__).resolve().parents[2] / "shared/data/botan-ka-T0.44/train/isoconfig_N4096T0.44_9_tc07.npz"
+    inputs = metadata.get("inputs", "TS")
+    if inputs == "TS" or not path.exists():
+        return {}
+    c = load_configuration(path)
+    out = {}
+    for kind in ("IS", "CS"):
+        if kind in inputs.split("+"):
+            t0 = time.perf_counter()
+            structures_for(kind, c.positions, c.types, c.box, temperature=0.44, metadata=metadata,
+                           platform=platform, cache=False)
+            out[kind] = time.perf_counter() - t0
+    return out
 
 
 def main() -> None:
@@ -26,6 +52,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--platform", default="auto", help="OpenMM platform for inherent structures / cage states")
     args = ap.parse_args()
 
     ka = glassmm.KobAndersen(4096, seed=0)  # lattice; the timing does not depend on structure
@@ -40,16 +67,16 @@ def main() -> None:
     if args.compile:
         t0 = time.perf_counter()
         paths["compile"] = load_predictor(args.model, backend="torch", device=args.device, compile=True)[0]
-        paths["compile"](pos, ka.box, ka.types, inherent_positions=inh)
+        paths["compile"](pos, ka.box, ka.types, inherent_positions=inh, cage_positions=inh)
         compile_s = time.perf_counter() - t0
     results, outputs = {}, {}
     for name, pred in paths.items():
-        outputs[name] = pred(pos, ka.box, ka.types, inherent_positions=inh).propensity  # warm-up
+        outputs[name] = pred(pos, ka.box, ka.types, inherent_positions=inh, cage_positions=inh).propensity  # warm-up
     times = {k: [] for k in paths}
     for _ in range(args.repeats):
         for name, pred in paths.items():  # interleaved so noise hits every path alike
             t0 = time.perf_counter()
-            pred(pos, ka.box, ka.types, inherent_positions=inh)
+            pred(pos, ka.box, ka.types, inherent_positions=inh, cage_positions=inh)
             times[name].append(time.perf_counter() - t0)
     for name in paths:
         results[name] = float(np.median(times[name]))
@@ -63,7 +90,11 @@ def main() -> None:
                         "max_abs_diff": float(np.max(np.abs(outputs[name] - ref)))}
         print(f"{name:>12}: vs eager fp32 Pearson {checks[name]['pearson_vs_fp32']:.5f}, "
               f"max |diff| {checks[name]['max_abs_diff']:.2e}")
+    structure_s = structure_seconds(paths["torchscript"].metadata, args.platform)
+    for k, v in structure_s.items():
+        print(f"{k:>12}: {v:.2f} s from scratch on {args.platform}", flush=True)
     print(json.dumps({
+        "structure_seconds": structure_s,
         "n_particles": 4096, "model": args.model, "device": args.device, "threads": torch.get_num_threads(),
         "seconds_per_prediction": {k: round(v, 4) for k, v in results.items()},
         "ratio_vs_eager": {k: round(results["eager"] / v, 3) for k, v in results.items()},

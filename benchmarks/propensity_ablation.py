@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     cost = prepare_structures(args.inputs, cage)
     jobs = [{"inputs": i, "dist": d, "seed": s, "epochs": args.epochs, "hidden": args.hidden, "steps": args.steps,
              "threads": args.threads, "cage": cage, "out": str(out)}
-            for i in args.inputs for d in args.dist for s in args.seeds]
+            for s in args.seeds for i in args.inputs for d in args.dist]  # seed-major: a cut-short run has every kind
     rows, todo = [], []
     for j in jobs:
         f = out / f"{run_key(j['inputs'], j['dist'], j['seed'])}.json"

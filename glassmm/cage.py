@@ -32,7 +32,7 @@ import openmm
 
 from glassmm import geometry, units
 from glassmm.platforms import get_platform
-from glassmm.simulation import get_positions, make_integrator, maxwell_boltzmann_velocities, set_velocities
+from glassmm.simulation import get_positions, make_integrator, mask_z, maxwell_boltzmann_velocities, set_velocities
 from glassmm.systems import KobAndersen, validate_positions
 
 
@@ -170,6 +170,8 @@ def compute_cage_state(
     for run in range(p.n_runs):
         integ = make_integrator("langevin", p.temperature, p.dt, friction=p.friction,
                                 seed=p.seed * 1009 + run, dimensions=dims)
+        if dims == 2:
+            mask_z(integ, len(pos))
         ctx = openmm.Context(system, integ, plat, props)
         ctx.setPositions(ka.positions)
         set_velocities(ctx, maxwell_boltzmann_velocities(len(pos), p.temperature, seed=p.seed * 1009 + run,

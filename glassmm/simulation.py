@@ -118,6 +118,12 @@ def _planar_integrator(kind: str, T: float, dt: u.Quantity, friction: float, see
     return integ
 
 
+def mask_z(integrator: openmm.Integrator, n: int) -> None:
+    """Switch off z motion in a 2D integrator of :func:`make_integrator` (its ``mask`` per-DOF variable)."""
+    if isinstance(integrator, openmm.CustomIntegrator):
+        integrator.setPerDofVariableByName("mask", [openmm.Vec3(1.0, 1.0, 0.0)] * n)
+
+
 def maxwell_boltzmann_velocities(
     n: int, temperature: float, seed: int | None = None, dimensions: int = 3
 ) -> np.ndarray:
@@ -159,9 +165,8 @@ def create_simulation(
         integ = integrator
     plat, props = get_platform(platform, precision, threads, deterministic)
     sim = app.Simulation(ka.topology, ka.system, integ, plat, props)
-    if ka.dimensions == 2 and isinstance(integ, openmm.CustomIntegrator):
-        mask = np.tile([1.0, 1.0, 0.0], (ka.n_particles, 1))
-        integ.setPerDofVariableByName("mask", [openmm.Vec3(*row) for row in mask])
+    if ka.dimensions == 2:
+        mask_z(integ, ka.n_particles)
     sim.context.setPeriodicBoxVectors(*ka.box_vectors)
     sim.context.setPositions(ka.positions)
     if isinstance(velocities, str):

@@ -169,3 +169,33 @@ def test_reporter_computes_cage_states_or_refuses_with_the_cost(small_liquid, tm
         prop = h["propensity"][:]
     assert prop.shape == (2, 256) and np.isfinite(prop).all()
     assert not list((tmp_path / "cache").glob("cage/*.npz"))  # per-frame structures stay out of the cache
+
+
+def test_cage_command_writes_the_glassbench_key_and_keeps_the_file(small_liquid, tmp_path, capsys):
+    import json
+
+    import glassmm
+    from glassmm.cli import main
+    from glassmm.io import CAGE_KEY, load_configuration
+
+    ka = small_liquid
+    glassmm.save_configuration(tmp_path / "c.npz", glassmm.Configuration(ka.positions_reduced, ka.types, ka.box))
+    assert main(["cage", str(tmp_path / "c.npz"), "-o", str(tmp_path / "cs.npz")]) == 2
+    assert "carries no temperature" in capsys.readouterr().err and not (tmp_path / "cs.npz").exists()
+    assert main(["cage", str(tmp_path / "c.npz"), "-o", str(tmp_path / "cs.npz"), "-T", "1.0", "--duration", "0.3",
+                 "--runs", "1", "--platform", "CPU", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    c = load_configuration(tmp_path / "cs.npz")
+    assert c.cage_positions.shape == (256, 3) and np.array_equal(c.positions, ka.positions_reduced)
+    d = np.linalg.norm(c.cage_positions - c.positions, axis=1).mean()
+    assert res["mean_distance_from_thermal"] == pytest.approx(d) and 0.01 < d < 0.3
+    assert res["md_steps"] == CageParameters(temperature=1.0, duration=0.3, n_runs=1).total_steps
+    assert CAGE_KEY == "initial_positions_cage"
+
+
+def test_cage_state_in_2d_stays_in_the_plane():
+    import glassmm
+
+    ka = glassmm.KobAndersen2D(300, seed=2)
+    res = compute_cage_state(ka.positions_reduced, ka.types, ka.box, CageParameters(temperature=0.8, **FAST), platform="CPU")
+    assert np.all(res.positions[:, 2] == 0.0) and np.isfinite(res.positions).all()

@@ -55,3 +55,22 @@ def test_models_lists_bundled(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in rows} == set(bundled_models())
+
+
+def test_cage_state_model_trains_and_predicts_with_its_own_cage_parameters(shared_files, tmp_path, monkeypatch, capsys):
+    """--inputs TS+CS: cage states computed (cached) for training, their parameters in the artifact,
+    and predict computes the same cage state (a cache hit) for a file without one."""
+    monkeypatch.setenv("GLASSMM_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "cs.pt"
+    assert main(["train", str(shared_files[0]), "-o", str(out), "--epochs", "2", "--pretrain-epochs", "1",
+                 "--hidden", "8", "--steps", "1", "--inputs", "TS+CS", "--temperature", "0.44",
+                 "--cage-duration", "0.2", "--cage-runs", "1"]) == 0
+    capsys.readouterr()
+    from glassmm.models.artifact import read_metadata
+
+    meta = read_metadata(out)
+    assert meta["inputs"] == "TS+CS" and meta["cage"]["duration"] == 0.2 and meta["cage"]["n_runs"] == 1
+    assert len(list((tmp_path / "cache" / "cage").glob("*.npz"))) == 1
+    assert main(["predict", str(shared_files[0]), "--model", str(out), "-o", str(tmp_path / "p.npz"), "--json"]) == 0
+    assert len(list((tmp_path / "cache" / "cage").glob("*.npz"))) == 1  # same parameters: the training entry
+    assert np.isfinite(np.load(tmp_path / "p.npz")["propensity"]).all()
