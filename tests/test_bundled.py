@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from glassmm.models.artifact import bundled_models, load_model, read_metadata
+from glassmm.structures import INPUTS
 from glassmm.training.evaluate import evaluate_model
 
 FLOORS = {"botan-ka-T0.44": 0.50, "botan-ka-T0.44-ts": 0.33}
@@ -35,5 +36,7 @@ def test_bundled_models_are_self_describing():
         else:
             assert meta["training_temperatures"] == [0.44]
         assert meta["cutoff"] == 2.0
-        assert meta["units"].startswith("reduced LJ") and meta["inputs"] in ("TS", "IS", "TS+IS")
+        assert meta["units"].startswith("reduced LJ") and meta["inputs"] in INPUTS
+        if "CS" in meta["inputs"]:  # predict must compute the cage state the model was trained on
+            assert set(meta["cage"]) >= {"duration", "n_runs", "restraint_radius", "seed"}
         assert len(meta["data_provenance"]) >= 7

@@ -145,6 +145,10 @@ def test_predictor_computes_the_cage_state_the_model_was_trained_with(small_liqu
     assert np.allclose(same.propensity, pred.propensity, atol=1e-5)
     other = model(ka.positions_reduced, ka.box, ka.types, cage_positions=ka.positions_reduced)
     assert not np.allclose(other.propensity, pred.propensity, atol=1e-5)  # the CS really is an input
+    from glassmm.models.domain import OutOfDomainWarning
+
+    with pytest.warns(OutOfDomainWarning, match="temperature 2"):
+        model(ka.positions_reduced, ka.box, ka.types, cage_positions=cs, temperature=2.0)
     several = load_model(_cs_artifact(tmp_path, "CS", temps=(0.8, 1.0)))
     with pytest.raises(ValueError, match="temperature"):
         several(ka.positions_reduced, ka.box, ka.types)

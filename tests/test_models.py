@@ -231,3 +231,35 @@ def test_ensemble_artifact_averages_members(small_liquid, tmp_path):
     for backend in ("torch", "torch-export"):  # every path rebuilds all members
         other, _ = load_predictor(str(ens_path), backend=backend)
         assert np.allclose(other(ka.positions_reduced, ka.box, ka.types).propensity, ens.propensity, atol=1e-5)
+
+
+def test_ensemble_spread_calibrated_on_training_files(small_liquid, tmp_path):
+    """calibrate_spread: on the training file the ensemble's A propensity spreads exactly as the target scale."""
+    import glassmm
+    from glassmm.training.api import export_ensemble, load_checkpoint
+    from glassmm.training.data import load_samples
+
+    ka = small_liquid
+    rng = np.random.default_rng(0)
+    reps = ka.positions_reduced[None] + rng.normal(0, 0.3, (4, 256, 3))
+    f = tmp_path / "iso.npz"
+    glassmm.save_configuration(f, glassmm.Configuration(ka.positions_reduced, ka.types, ka.box, temperature=1.0),
+                               positions=reps)
+    samples = load_samples([f], progress=False)
+    ckpts = []
+    for seed in (0, 1):
+        cfg = TrainConfig(epochs=2, pretrain_epochs=1, hidden=8, n_steps=1, seed=seed, patience=100)
+        torch.manual_seed(seed)
+        Trainer(cfg, samples, [], tmp_path / f"w{seed}").fit(progress=False)
+        ckpts.append(tmp_path / f"w{seed}" / "checkpoint.pt")
+    plain = load_model(export_ensemble(ckpts, tmp_path / "plain.pt", train_files=[f]))
+    cal_path = export_ensemble(ckpts, tmp_path / "cal.pt", train_files=[f], calibrate_spread=True)
+    cal = load_model(cal_path)
+    a = ka.types == 0
+    p0 = plain(ka.positions_reduced, ka.box, ka.types).propensity
+    p1 = cal(ka.positions_reduced, ka.box, ka.types).propensity
+    target_std = load_checkpoint(ckpts[0])[1]["norm"]["node_std"]
+    target_std = target_std[0] if isinstance(target_std, (list, tuple)) else target_std
+    assert p1[a].std(ddof=1) == pytest.approx(target_std, rel=1e-4)  # torch.std is the ddof=1 one
+    assert np.corrcoef(p0[a], p1[a])[0, 1] == pytest.approx(1.0, abs=1e-6)  # a scale: Pearson unchanged
+    assert read_metadata(cal_path)["spread_calibration"]["on"] == ["iso.npz"]

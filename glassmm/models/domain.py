@@ -160,6 +160,18 @@ def temperature_range(metadata: dict[str, Any]) -> tuple[float, float] | None:
     return lo - margin, hi + margin
 
 
+def check_temperature(metadata: dict[str, Any], name: str, temperature: float | None) -> list[str]:
+    """Warn when a configuration's stated temperature (reduced) lies beyond the training temperatures."""
+    rng = temperature_range(metadata)
+    if temperature is None or rng is None or rng[0] <= float(temperature) <= rng[1]:
+        return []
+    note = (f"the configuration's temperature {float(temperature):g} lies outside the range model {name!r} was "
+            f"trained on ({min(metadata['training_temperatures'])}-{max(metadata['training_temperatures'])}): "
+            "its propensity is extrapolated")
+    warnings.warn(note, OutOfDomainWarning, stacklevel=3)
+    return [note]
+
+
 def check_outputs(metadata: dict[str, Any], name: str, temperature: float | None,
                   global_z: np.ndarray | None = None) -> list[str]:
     """Warn when the temperature estimate or the global statistics lie beyond the training set."""

@@ -194,7 +194,10 @@ class Predictor:
 
         pos, box, types = check_input(positions, box, types)
         check_domain(self.metadata, self.name, pos, box, types, strict=self.strict_domain)
+        from glassmm.models.domain import check_temperature
         from glassmm.structures import structures_for
+
+        check_temperature(self.metadata, self.name, temperature)
 
         given = [None if x is None else check_input(x, box, types)[0] for x in (inherent_positions, cage_positions)]
         st = structures_for(self.metadata.get("inputs", "TS"), pos, types, box, temperature=temperature,

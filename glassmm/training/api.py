@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from glassmm.training.trainer import TrainConfig, Trainer
 
 
@@ -104,10 +106,42 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, train_files: S
     )
 
 
+def spread_scale(models: Sequence[Any], samples: Sequence[Any], inputs: str) -> list[float]:
+    """Per-species (A, B) factor that makes the averaged members' standardised output spread 1 on ``samples``.
+
+    Averaging members shrinks the spread of the prediction (their errors partly cancel), and
+    a spread below the real one hides the most and least mobile particles; the factor is
+    measured on training configurations only, so held-out data never set it. Pearson is
+    unchanged (a positive scale per species).
+    """
+    import torch
+
+    from glassmm.structures import input_kinds
+
+    kinds = input_kinds(inputs)
+    stds: dict[int, list[float]] = {0: [], 1: []}
+    with torch.no_grad():
+        for s in samples:
+            args = (s.positions.float(), s.box.float(), s.types,
+                    s.inherent.float() if "IS" in kinds else None, s.cage.float() if "CS" in kinds else None)
+            x, e_raw, ei = models[0].featurize(*args)
+            node = sum(m.network(x, e_raw, ei)[0] for m in models) / len(models)
+            for t in (0, 1):
+                sel = s.types == t
+                if int(sel.sum()) > 1:
+                    stds[t].append(float(node[sel].std()))
+    return [1.0 / float(np.mean(stds[t])) if stds[t] else 1.0 for t in (0, 1)]
+
+
 def export_ensemble(checkpoints: Sequence[str | Path], output: str | Path, train_files: Sequence[str | Path] = (),
-                    **metadata: Any) -> Path:
-    """Export several checkpoints of the same architecture as one averaged-ensemble artifact."""
-    from glassmm.models.artifact import export_torchscript
+                    calibrate_spread: bool = False, temperature: float | None = None, **metadata: Any) -> Path:
+    """Export several checkpoints of the same architecture as one averaged-ensemble artifact.
+
+    With ``calibrate_spread`` the output scale per species is multiplied by
+    :func:`spread_scale` measured on ``train_files`` (``temperature`` (reduced) for files
+    that carry none), and the factors are recorded in the metadata (``spread_calibration``).
+    """
+    from glassmm.models.artifact import export_torchscript, species_scale
 
     models, norms, configs = [], [], []
     for ck in checkpoints:
@@ -121,6 +155,20 @@ def export_ensemble(checkpoints: Sequence[str | Path], output: str | Path, train
     if any(c != configs[0] for c in configs[1:]):
         raise ValueError("ensemble members differ in inputs or cage-state parameters: "
                          f"{sorted({(c.get('inputs'), repr(c.get('cage'))) for c in configs})}")
-    return export_torchscript(models[0], norms[0], output, extra=models[1:], train_config=cfg,
+    norm = dict(norms[0])
+    if calibrate_spread:
+        from glassmm.structures import needs_cage, needs_inherent
+        from glassmm.training.data import load_samples
+
+        if not train_files:
+            raise ValueError("calibrate_spread needs the training files")
+        inputs = cfg.get("inputs", "TS")
+        samples = load_samples(train_files, need_inherent=needs_inherent(inputs), need_cage=needs_cage(inputs),
+                               cage=cfg.get("cage") or {}, progress=False, temperature=temperature)
+        scale = spread_scale(models, samples, inputs)
+        mean, std = species_scale(norm)
+        norm["node_mean"], norm["node_std"] = mean, [sd * c for sd, c in zip(std, scale)]
+        metadata["spread_calibration"] = {"factors_AB": scale, "on": [Path(f).name for f in train_files]}
+    return export_torchscript(models[0], norm, output, extra=models[1:], train_config=cfg,
                               data_provenance=_provenance(train_files) if train_files else None,
                               **{**_cage_metadata(cfg), **metadata})

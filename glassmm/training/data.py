@@ -19,7 +19,7 @@ import torch
 from glassmm.analysis.propensity import propensity
 from glassmm.geometry import minimum_image
 from glassmm.io import load_configuration
-from glassmm.structures import cage_temperature, structures_for
+from glassmm.structures import structures_for
 
 
 @dataclass
@@ -73,14 +73,13 @@ def load_samples(
             raise ValueError(f"{f}: no replica 'positions' in the file: not a training file")
         reps = np.asarray(reps)
         temp = c.temperature if c.temperature is not None else temperature
-        inputs = "IS+CS" if need_inherent and need_cage else "IS" if need_inherent else "CS" if need_cage else "TS"
-        if need_cage:
-            try:
-                cage_temperature(temp)
-            except ValueError as exc:
-                raise ValueError(f"{f}: {exc}") from None
-        st = structures_for(inputs, c.positions, c.types, c.box, temperature=temp,
-                            inherent=c.inherent_positions, cage=c.cage_positions, metadata={"cage": cage or {}})
+        # the smallest inputs string naming what is needed: structures_for computes exactly that
+        inputs = "+".join(k for k, need in (("IS", need_inherent), ("CS", need_cage)) if need) or "TS"
+        try:
+            st = structures_for(inputs, c.positions, c.types, c.box, temperature=temp,
+                                inherent=c.inherent_positions, cage=c.cage_positions, metadata={"cage": cage or {}})
+        except ValueError as exc:  # name the file (e.g. one without a temperature for its cage state)
+            raise ValueError(f"{f}: {exc}") from None
         inh = st.inherent if st.inherent is not None else c.inherent_positions
         out.append(
             Sample(
