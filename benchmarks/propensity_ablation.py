@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"std ratio {r['std_ratio_mean']:.2f} ({r['train_seconds']:.0f} s)", file=sys.stderr, flush=True)
     # the table takes every finished run in the folder at these epochs (runs of earlier calls with
     # other --seeds / --dist included), so an ablation may be run in parts
-    rows = [r for r in (json.loads(f.read_text()) for f in sorted(out.glob("*.json"))) if r.get("epochs") == args.epochs]
+    rows = [r for r in (json.loads(f.read_text()) for f in sorted(out.glob("*.json")))
+            if "key" in r and r.get("epochs") == args.epochs]  # run files only, not summary.json
     summary = table(rows)
     print(f"{'inputs':<7} {'dist':>5} {'seeds':>5} {'Pearson':>16} {'spread ratio':>16}")
     for r in summary:

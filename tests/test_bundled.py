@@ -1,8 +1,10 @@
 """The shipped models against the real data they never saw (shared configurations 9 and 10).
 
-Measured when they were bundled (see the issue notes): botan-ka-T0.44 (TS+IS) mean Pearson
-0.56 on these two files, botan-ka-T0.44-ts 0.38. The floors below leave room for thread-count
-noise in the quench, not for a regression to chance.
+Measured when they were bundled (see the issue notes): botan-ka-T0.44 (TS+CS, an ensemble of 4,
+benchmarks/results/ship/ship.json) mean Pearson 0.605 on these two files, botan-ka-T0.44-tsis
+(TS+IS, the default before cage states) 0.56-0.58, botan-ka-T0.44-ts 0.38. The floors below
+leave room for thread-count noise in the quench and the cage-state runs (recomputed here), not
+for a regression to chance.
 """
 
 import numpy as np
@@ -12,7 +14,7 @@ from glassmm.models.artifact import bundled_models, load_model, read_metadata
 from glassmm.structures import INPUTS
 from glassmm.training.evaluate import evaluate_model
 
-FLOORS = {"botan-ka-T0.44": 0.50, "botan-ka-T0.44-ts": 0.33}
+FLOORS = {"botan-ka-T0.44": 0.56, "botan-ka-T0.44-tsis": 0.50, "botan-ka-T0.44-ts": 0.33}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -26,6 +28,8 @@ def test_bundled_model_on_held_out_real_data(name, shared_files):
     res = evaluate_model(load_model(name), held_out, progress=False)
     assert res["pearson_mean"] > FLOORS[name], res
     assert 0.2 < res["std_ratio_mean"] < 1.5
+    if name == "botan-ka-T0.44":  # the shipped default: spread calibrated on its training files
+        assert 0.8 < res["std_ratio_mean"] < 1.2, res
 
 
 def test_bundled_models_are_self_describing():

@@ -203,6 +203,8 @@ class Predictor:
         st = structures_for(self.metadata.get("inputs", "TS"), pos, types, box, temperature=temperature,
                             inherent=given[0], cage=given[1], metadata=self.metadata, platform=platform)
         tensors = self._tensors(pos, box, types, st.inherent, st.cage)
+        if st.cage is None:  # backends written before cage states take four arguments
+            tensors = tensors[:4]
         with torch.no_grad():
             prop, edge_index, edge_delta, temp = self._forward(*tensors)
             global_z = self._global_z(*tensors) if self.has_temperature else None

@@ -2,7 +2,11 @@
 
 Usage::
 
-    simulation.reporters.append(GlassReporter("run.h5", reportInterval=1000, model="botan-ka-T0.44"))
+    simulation.reporters.append(GlassReporter("run.h5", reportInterval=1000, model="botan-ka-T0.44-ts"))
+
+Models that read inherent structures or cage states (``botan-ka-T0.44`` reads TS+CS) get
+them computed for every report on the simulation's platform; the reporter refuses them when
+that costs more than ``max_structure_cost`` MD steps per step of ``reportInterval``.
 
 Follows OpenMM 8.6's reporter protocol: ``describeNextReport`` returns a dict with
 ``'periodic': False`` (KA atoms are their own molecules: wrapping would break
