@@ -24,7 +24,6 @@ structures, keyed by the positions, types, box and every parameter.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -222,23 +221,9 @@ def cage_state(
     cache and a torn entry is recomputed. The platform is not in the key: platforms agree
     to within the statistical error of the average (tests/test_cage.py).
     """
-    from glassmm.io import cache_dir, prune_cache, save_npz
+    from glassmm.io import cached_positions
 
     params = CageParameters(temperature=float(units.as_reduced_temperature(temperature)), **parameters)
-    digest = hashlib.sha1()
-    for arr in (np.asarray(positions, dtype=np.float64), np.asarray(types, dtype=np.int64),
-                np.asarray(box, dtype=np.float64)):
-        digest.update(np.ascontiguousarray(arr).tobytes())
-    digest.update(repr(sorted(asdict(params).items())).encode())
-    path = cache_dir("cage") / f"{digest.hexdigest()[:24]}.npz"
-    if path.exists():
-        try:
-            out = np.load(path)["positions"]
-            path.touch()  # recently used: kept longest by prune_cache
-            return out
-        except Exception:  # torn cache entry: recompute
-            pass
-    res = compute_cage_state(positions, types, box, params, platform=platform)
-    save_npz(path, positions=res.positions)
-    prune_cache("cage")
-    return res.positions
+    return cached_positions("cage", positions, types, box,
+                            lambda: compute_cage_state(positions, types, box, params, platform=platform).positions,
+                            salt=repr(sorted(asdict(params).items())).encode())

@@ -324,6 +324,34 @@ def prune_cache(kind: str, max_bytes: int | None = None) -> int:
     return removed
 
 
+def cached_positions(kind: str, positions: Any, types: Any, box: Any, compute: Any, salt: bytes = b"") -> np.ndarray:
+    """Positions (N, 3) derived from a configuration, from the ``kind`` cache or ``compute()``.
+
+    Keyed by a hash of positions, types, box and ``salt`` (the parameters of the derivation);
+    a hit is touched (kept longest by :func:`prune_cache`), a torn entry is recomputed, a new
+    result is written atomically and the cache pruned. Inherent structures and cage states use it.
+    """
+    import hashlib
+
+    digest = hashlib.sha1()
+    for arr in (np.asarray(positions, dtype=np.float64), np.asarray(types, dtype=np.int64),
+                np.asarray(box, dtype=np.float64)):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    digest.update(salt)
+    path = cache_dir(kind) / f"{digest.hexdigest()[:24]}.npz"
+    if path.exists():
+        try:
+            out = np.load(path)["positions"]
+            path.touch()
+            return out
+        except Exception:  # torn cache entry: recompute
+            pass
+    out = np.asarray(compute())
+    save_npz(path, positions=out)
+    prune_cache(kind)
+    return out
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -185,23 +185,7 @@ def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray
     (:func:`glassmm.io.prune_cache`, least recently used entries go first) and a torn entry
     is recomputed.
     """
-    import hashlib
+    from glassmm.io import cached_positions
 
-    from glassmm.io import cache_dir, prune_cache, save_npz
-
-    digest = hashlib.sha1()
-    for arr in (np.asarray(positions, dtype=np.float64), np.asarray(types, dtype=np.int64),
-                np.asarray(box, dtype=np.float64)):
-        digest.update(np.ascontiguousarray(arr).tobytes())
-    path = cache_dir("inherent") / f"{digest.hexdigest()[:24]}.npz"
-    if path.exists():
-        try:
-            out = np.load(path)["positions"]
-            path.touch()  # recently used: kept longest by prune_cache
-            return out
-        except Exception:  # torn cache entry: recompute
-            pass
-    res = fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform)
-    save_npz(path, positions=res.positions)
-    prune_cache("inherent")
-    return res.positions
+    return cached_positions("inherent", positions, types, box,
+                            lambda: fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform).positions)
