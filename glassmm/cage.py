@@ -84,9 +84,18 @@ class CageParameters:
             raise ValueError(f"cage parameters out of range: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
 
     @property
+    def equilibration_steps(self) -> int:
+        return int(round(self.equilibration / self.dt))
+
+    @property
+    def averaging_steps(self) -> int:
+        """Steps of the averaging window: ``duration`` in whole ``sample_every`` blocks (at least one)."""
+        return max(1, int(round(self.duration / self.dt)) // self.sample_every) * self.sample_every
+
+    @property
     def steps_per_run(self) -> int:
         """MD steps of one run (equilibration plus averaging window)."""
-        return int(round((self.equilibration + self.duration) / self.dt))
+        return self.equilibration_steps + self.averaging_steps
 
     @property
     def total_steps(self) -> int:
@@ -120,7 +129,7 @@ class CageResult:
         Cage-state positions, unwrapped like the input.
     spread : ndarray (reduced) (N,)
         Standard deviation over runs of each particle's time-averaged position (norm over
-        the coordinates): the statistical error of ``positions``.
+        the coordinates); the statistical error of ``positions`` is ``spread / sqrt(n_runs)``.
     tethered_fraction : float
         Fraction of position samples with the particle beyond ``restraint_radius`` (on the
         wall); large values mean the tether, not the cage, set the average.
@@ -161,8 +170,7 @@ def compute_cage_state(
     system = ka.system
     system.addForce(tether_force(pos, p.restraint_radius, p.restraint_stiffness))
     plat, props = get_platform(platform, precision)
-    n_eq = int(round(p.equilibration / p.dt))
-    n_avg = max(p.sample_every, int(round(p.duration / p.dt)) // p.sample_every * p.sample_every)
+    n_eq, n_samples_run = p.equilibration_steps, p.averaging_steps // p.sample_every
     means = np.zeros((p.n_runs, len(pos), 3))
     on_wall = 0
     n_samples = 0
@@ -178,7 +186,7 @@ def compute_cage_state(
         if n_eq:
             integ.step(n_eq)
         acc = np.zeros_like(pos)
-        for _ in range(n_avg // p.sample_every):
+        for _ in range(n_samples_run):
             integ.step(p.sample_every)
             x = get_positions(ctx)
             if not np.all(np.isfinite(x)):
@@ -187,7 +195,7 @@ def compute_cage_state(
             d = geometry.minimum_image(x - pos, ka.box)
             on_wall += int(np.count_nonzero(np.einsum("ij,ij->i", d, d) > p.restraint_radius**2))
             n_samples += len(pos)
-        means[run] = acc / (n_avg // p.sample_every)
+        means[run] = acc / n_samples_run
         del ctx, integ
     spread = np.linalg.norm(means.std(axis=0), axis=1) if p.n_runs > 1 else np.zeros(len(pos))
     return CageResult(means.mean(axis=0), spread, on_wall / max(n_samples, 1), p)
@@ -199,6 +207,7 @@ def cage_state(
     box: np.ndarray,
     temperature: float,
     platform: str = "auto",
+    cache: bool = True,
     **parameters: float,
 ) -> np.ndarray:
     """Cage-state positions (reduced (N, 3)), cached on disk.
@@ -211,6 +220,8 @@ def cage_state(
     temperature : float (reduced)
         The configuration's temperature (the tethered runs are thermostatted at it).
     platform : str
+    cache : bool
+        False computes without reading or writing the cache.
     **parameters
         Any field of :class:`CageParameters` other than the temperature.
 
@@ -226,4 +237,4 @@ def cage_state(
     params = CageParameters(temperature=float(units.as_reduced_temperature(temperature)), **parameters)
     return cached_positions("cage", positions, types, box,
                             lambda: compute_cage_state(positions, types, box, params, platform=platform).positions,
-                            salt=repr(sorted(asdict(params).items())).encode())
+                            salt=repr(sorted(asdict(params).items())).encode(), cache=cache)

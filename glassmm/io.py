@@ -324,15 +324,19 @@ def prune_cache(kind: str, max_bytes: int | None = None) -> int:
     return removed
 
 
-def cached_positions(kind: str, positions: Any, types: Any, box: Any, compute: Any, salt: bytes = b"") -> np.ndarray:
+def cached_positions(kind: str, positions: Any, types: Any, box: Any, compute: Any, salt: bytes = b"",
+                     cache: bool = True) -> np.ndarray:
     """Positions (N, 3) derived from a configuration, from the ``kind`` cache or ``compute()``.
 
     Keyed by a hash of positions, types, box and ``salt`` (the parameters of the derivation);
     a hit is touched (kept longest by :func:`prune_cache`), a torn entry is recomputed, a new
     result is written atomically and the cache pruned. Inherent structures and cage states use it.
+    ``cache=False`` only computes (frames of a running simulation never come back).
     """
     import hashlib
 
+    if not cache:
+        return np.asarray(compute())
     digest = hashlib.sha1()
     for arr in (np.asarray(positions, dtype=np.float64), np.asarray(types, dtype=np.int64),
                 np.asarray(box, dtype=np.float64)):

@@ -178,14 +178,16 @@ def _max_force(ctx: openmm.Context) -> float:
     return float(np.sqrt(np.max(np.einsum("ij,ij->i", f, f))))
 
 
-def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "auto") -> np.ndarray:
+def inherent_structure(positions: np.ndarray, types: np.ndarray, box: np.ndarray, platform: str = "auto",
+                       cache: bool = True) -> np.ndarray:
     """FIRE inherent structure (reduced (N, 3)), cached on disk by a hash of positions, types and box.
 
     The cache lives in :func:`glassmm.io.cache_dir` ``("inherent")``, is bounded in size
     (:func:`glassmm.io.prune_cache`, least recently used entries go first) and a torn entry
-    is recomputed.
+    is recomputed; ``cache=False`` skips it.
     """
     from glassmm.io import cached_positions
 
     return cached_positions("inherent", positions, types, box,
-                            lambda: fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform).positions)
+                            lambda: fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform).positions,
+                            cache=cache)

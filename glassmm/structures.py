@@ -106,19 +106,16 @@ def structures_for(
     out = Structures()
     if needs_inherent(inputs):
         if inherent is None:
-            from glassmm.minimize import fire_minimize, inherent_structure
+            from glassmm.minimize import inherent_structure
 
-            inherent = (inherent_structure(positions, types, box, platform=platform) if cache else
-                        fire_minimize(positions, types, box, force_tolerance=1e-3, platform=platform).positions)
+            inherent = inherent_structure(positions, types, box, platform=platform, cache=cache)
         out.inherent = np.asarray(inherent, dtype=float)
     if needs_cage(inputs):
         if cage is None:
-            from glassmm.cage import CageParameters, cage_state, compute_cage_state
+            from glassmm.cage import cage_state
 
-            temp = cage_temperature(temperature, metadata)
-            cage = (cage_state(positions, types, box, temp, platform=platform, **cage_settings(metadata)) if cache else
-                    compute_cage_state(positions, types, box, CageParameters(temperature=temp, **cage_settings(metadata)),
-                                       platform=platform).positions)
+            cage = cage_state(positions, types, box, cage_temperature(temperature, metadata), platform=platform,
+                              cache=cache, **cage_settings(metadata))
         out.cage = np.asarray(cage, dtype=float)
     return out
 

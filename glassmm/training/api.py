@@ -116,15 +116,10 @@ def spread_scale(models: Sequence[Any], samples: Sequence[Any], inputs: str) -> 
     """
     import torch
 
-    from glassmm.structures import input_kinds
-
-    kinds = input_kinds(inputs)
     stds: dict[int, list[float]] = {0: [], 1: []}
     with torch.no_grad():
         for s in samples:
-            args = (s.positions.float(), s.box.float(), s.types,
-                    s.inherent.float() if "IS" in kinds else None, s.cage.float() if "CS" in kinds else None)
-            x, e_raw, ei = models[0].featurize(*args)
+            x, e_raw, ei = models[0].featurize(*s.model_inputs(inputs))
             node = sum(m.network(x, e_raw, ei)[0] for m in models) / len(models)
             for t in (0, 1):
                 sel = s.types == t

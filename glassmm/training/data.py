@@ -19,7 +19,7 @@ import torch
 from glassmm.analysis.propensity import propensity
 from glassmm.geometry import minimum_image
 from glassmm.io import load_configuration
-from glassmm.structures import structures_for
+from glassmm.structures import input_kinds, structures_for
 
 
 @dataclass
@@ -33,6 +33,18 @@ class Sample:
     replicas: torch.Tensor  # (R, N, 3) positions at the target time
     temperature: float | None
     cage: torch.Tensor | None = None  # (N, 3) CS
+
+    def model_inputs(self, inputs: str) -> tuple:
+        """(positions, box, types, inherent or None, cage or None), float32, for a model reading ``inputs``.
+
+        Raises ValueError naming the sample when a structure the inputs need is missing.
+        """
+        kinds = input_kinds(inputs)
+        for kind, arr, what in (("IS", self.inherent, "inherent structures"), ("CS", self.cage, "cage states")):
+            if kind in kinds and arr is None:
+                raise ValueError(f"{self.name}: inputs {inputs} need {what}")
+        return (self.positions.float(), self.box.float(), self.types,
+                self.inherent.float() if "IS" in kinds else None, self.cage.float() if "CS" in kinds else None)
 
     @property
     def n_particles(self) -> int:

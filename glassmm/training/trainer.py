@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from glassmm.models.botan import BOTAN, input_kinds
+from glassmm.models.botan import BOTAN
 from glassmm.training.data import Sample, cube_symmetry
 
 
@@ -125,15 +125,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def _inputs(self, s: Sample) -> tuple:
-        kinds = input_kinds(self.cfg.inputs)
-        inh = s.inherent if "IS" in kinds else None
-        cage = s.cage if "CS" in kinds else None
-        if "IS" in kinds and inh is None:
-            raise ValueError(f"{s.name}: inputs {self.cfg.inputs} need inherent structures")
-        if "CS" in kinds and cage is None:
-            raise ValueError(f"{s.name}: inputs {self.cfg.inputs} need cage states")
-        return (s.positions.float(), s.box.float(), s.types, None if inh is None else inh.float(),
-                None if cage is None else cage.float())
+        return s.model_inputs(self.cfg.inputs)
 
     def _init_edge_scale(self) -> None:
         with torch.no_grad():
