@@ -124,7 +124,7 @@ class GenerativeSampler:
             raise ValueError("md_steps and proposals_per_cycle must be non-negative")
         self.simulation = simulation
         self.context: openmm.Context = simulation.context
-        if isinstance(moves, Sequence) and not hasattr(moves, "propose"):
+        if isinstance(moves, Sequence) and not (hasattr(moves, "propose") or hasattr(moves, "run_attempt")):
             pairs = [(m, float(w)) for m, w in moves]
         else:
             pairs = [(moves, 1.0)]
@@ -140,6 +140,8 @@ class GenerativeSampler:
             if len(m.types) != n:
                 raise ValueError(f"a {m.kind} move was built for {len(m.types)} particles; the simulation has {n}")
         self.moves = [m for m, _ in pairs]
+        if mode == "explore" and any(hasattr(m, "run_attempt") for m in self.moves):
+            raise ValueError("region NCMC moves are always exact; mode='explore' applies to single-jump moves only")
         w = np.array([w for _, w in pairs])
         self.move_weights = w / w.sum()
         self.temperature = units.as_reduced_temperature(temperature)
@@ -170,7 +172,7 @@ class GenerativeSampler:
         self.cycle = 0
         self.last_jump: Jump | None = None
         self.records: list[dict[str, Any]] = []
-        self.timers = {"md_s": 0.0, "proposal_s": 0.0, "energy_s": 0.0, "check_s": 0.0}
+        self.timers = {"md_s": 0.0, "proposal_s": 0.0, "energy_s": 0.0, "check_s": 0.0, "ncmc_md_s": 0.0}
 
     # ------------------------------------------------------------------ one attempt
     def _refresh_velocities(self) -> None:
@@ -198,14 +200,34 @@ class GenerativeSampler:
             return "overlap", x, pe
         return "", x, pe
 
-    def attempt(self, positions: np.ndarray, energy: float) -> tuple[dict[str, Any], np.ndarray, float]:
+    def step_moves(self, positions: np.ndarray, energy: float) -> tuple[list[dict[str, Any]], np.ndarray, float]:
+        """One attempt of a move chosen by weight: a single jump, or a region NCMC move (one record per region)."""
+        move = self.moves[int(self.rng.choice(len(self.moves), p=self.move_weights))]
+        if hasattr(move, "run_attempt"):
+            recs, positions, energy = move.run_attempt(self, positions, energy)
+        else:
+            rec, positions, energy = self.attempt(positions, energy, move)
+            recs = [rec]
+        for r in recs:
+            r["attempt"] = len(self.records)
+            r["cycle"] = self.cycle
+            r.setdefault("biased", self.biased)
+            self.records.append(r)
+        return recs, positions, energy
+
+    def attempt(self, positions: np.ndarray, energy: float, move: Any = None) -> tuple[dict[str, Any], np.ndarray, float]:
         """Propose, check and accept or reject one jump from (positions, energy).
 
-        Returns the record, and the positions and energy of the state the chain is in after.
+        ``move`` defaults to one chosen by weight among the single-jump moves. Returns the
+        record (not yet stored in ``records``), and the positions and energy of the state the
+        chain is in after.
         """
         t0 = time.perf_counter()
         energy_old = energy
-        move = self.moves[int(self.rng.choice(len(self.moves), p=self.move_weights))]
+        if move is None:
+            jumps = [i for i, m in enumerate(self.moves) if not hasattr(m, "run_attempt")]
+            w = self.move_weights[jumps] / self.move_weights[jumps].sum()
+            move = self.moves[jumps[int(self.rng.choice(len(jumps), p=w))]]
         jump: Jump = move.propose(positions, self.rng, self.generator)
         self.last_jump = jump
         t1 = time.perf_counter()
@@ -292,10 +314,10 @@ class GenerativeSampler:
                 if self.proposals_per_cycle:
                     x, energy = get_positions(self.context), potential_energy(self.context)
                     for _ in range(self.proposals_per_cycle):
-                        rec, x, energy = self.attempt(x, energy)
-                        self.records.append(rec)
+                        recs, x, energy = self.step_moves(x, energy)
                         if log is not None:
-                            log.write(json.dumps(rec) + "\n")
+                            for rec in recs:
+                                log.write(json.dumps(rec) + "\n")
                             log.flush()
                 self.cycle += 1
                 bar.update(1)
@@ -384,12 +406,18 @@ class GenerativeSampler:
             "timers": self.timers,
             "seed": self.seed,
         }
+        extra = {}
+        for i, m in enumerate(self.moves):  # NCMC moves own a second context with its own random state
+            blob = m.checkpoint_state() if hasattr(m, "checkpoint_state") else None
+            if blob is not None:
+                extra[f"move{i}_context"] = np.frombuffer(blob, dtype=np.uint8)
         with atomic_write(path) as fh:
             np.savez(
                 fh,
                 state=np.array(json.dumps(state)),
                 context=np.frombuffer(self.context.createCheckpoint(), dtype=np.uint8),
                 torch_generator=self.generator.get_state().numpy(),
+                **extra,
             )
         return path
 
@@ -403,11 +431,14 @@ class GenerativeSampler:
                 state = json.loads(str(z["state"]))
                 ctx = z["context"].tobytes()
                 gen = torch.from_numpy(z["torch_generator"].copy())
+                move_blobs = {i: z[f"move{i}_context"].tobytes() for i in range(len(self.moves)) if f"move{i}_context" in z.files}
         except Exception as exc:
             raise ValueError(f"corrupt sampler checkpoint {path}: {type(exc).__name__}: {exc}") from exc
         if state.get("schema") != SCHEMA:
             raise ValueError(f"{path} has schema {state.get('schema')!r}; expected {SCHEMA!r}")
         self.context.loadCheckpoint(ctx)
+        for i, blob in move_blobs.items():
+            self.moves[i].restore_checkpoint(blob)
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(gen)
         self.cycle, self.timers = int(state["cycle"]), dict(state["timers"])

@@ -207,3 +207,44 @@ def load_proposal_model(path: str | Path) -> ODEProposalModel:
     model.eval()
     model.metadata = payload["metadata"]
     return model
+
+
+def region_training_table(
+    pairs: dict[str, Any],
+    selector: Any,
+    centres: Any,
+    rng: np.random.Generator,
+    regions_per_frame: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(condition, displacement) pairs of regions for :class:`~glassmm.sampling.region_flow.RegionFlowModel`.
+
+    Regions are drawn at each origin x_t as the sampler draws them (``selector`` and
+    ``centres``, e.g. propensity-chosen centres); a member's target is its MD displacement
+    over the lag minus the mean displacement of the region's shell: the sampler jumps members
+    inside surroundings that stay where they are, so the surroundings' own drift is not
+    something it should learn.
+
+    Returns
+    -------
+    contexts : Tensor float64 (R, n_context)
+        Raw (unstandardised) conditions.
+    displacements : Tensor float64 (R, k, 3)
+    """
+    from glassmm.sampling.region_flow import region_context
+
+    types, box = pairs["types"], pairs["box"]
+    contexts, targets = [], []
+    for x, d in zip(pairs["positions"], pairs["displacements"]):
+        feats = local_features(x, types, box)
+        sites = centres.draw(x, rng)
+        if regions_per_frame is not None:
+            sites = sites[:regions_per_frame]
+        for c, lc in sites:
+            r = selector.draw(x, c, lc, rng)
+            shell = r.shell if len(r.shell) else np.setdiff1d(np.arange(len(x)), r.members)
+            rel = d[r.members] - d[shell].mean(0)
+            contexts.append(region_context(x, types, box, c, r.members, feats))
+            targets.append(torch.as_tensor(rel, dtype=torch.float64))
+    if not contexts:
+        raise ValueError("no regions drawn: empty pairs")
+    return torch.stack(contexts), torch.stack(targets)

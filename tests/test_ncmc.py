@@ -1,0 +1,210 @@
+"""Collective region moves checked with NCMC: exact region probabilities, exact work, invariance."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import glassmm
+from glassmm.sampling import GenerativeSampler, JumpCheck
+from glassmm.sampling.ncmc import NCMCProtocol, RegionNCMCMove, softened_system
+from glassmm.sampling.region_flow import RegionFlowModel
+from glassmm.sampling.regions import FixedCentre, LatticeCentres, PropensityCentres, RegionSelector
+
+pytest.importorskip("zuko")
+
+
+# ----------------------------------------------------------------------------- regions
+def test_tuple_probabilities_are_normalised_and_match_the_draws():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 3, size=(6, 3))
+    sel = RegionSelector(2, width=0.8, shell_radius=3.0, ramp=0.5, box=None)
+    c = np.array([1.5, 1.5, 1.5])
+    total = sum(math.exp(sel.tuple_log_prob(x, c, np.array([i, j]))) for i in range(6) for j in range(6) if i != j)
+    assert total == pytest.approx(1.0, abs=1e-12)
+    draws = [tuple(sel.draw_tuple(x, c, rng)) for _ in range(20000)]
+    for pair in [draws[0], draws[1]]:
+        p = math.exp(sel.tuple_log_prob(x, c, np.array(pair)))
+        assert draws.count(pair) / len(draws) == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / len(draws)) + 1e-3)
+
+
+def test_shell_and_centre_densities():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 4, size=(80, 3))
+    box = np.full(3, 4.0)
+    sel = RegionSelector(3, shell_radius=1.2, ramp=0.3, box=box)
+    c = np.array([2.0, 2.0, 2.0])
+    m = sel.draw_tuple(x, c, rng)
+    shells = [tuple(sel.draw_shell(x, c, m, rng)) for _ in range(4000)]
+    s = shells[0]
+    assert shells.count(s) / len(shells) == pytest.approx(math.exp(sel.shell_log_prob(x, c, m, np.array(s, dtype=int))), abs=0.03)
+    assert not set(s) & set(m)
+    # the propensity-centred density integrates to one over the box (Monte Carlo over uniform points)
+    pc = PropensityCentres(lambda p, b, t: p[:, 0], np.zeros(80, int), box, spread=0.4)
+    pts = rng.uniform(0, 4, size=(20000, 3))
+    vol = 64.0 * np.mean([math.exp(pc.log_density(x, p)) for p in pts])
+    assert vol == pytest.approx(1.0, abs=0.05)
+
+
+def test_lattice_sites_respect_the_spacing_and_the_move_refuses_a_closer_one():
+    box = np.full(3, 20.0)
+    sites = LatticeCentres(box, 9.0).draw(None, np.random.default_rng(0))
+    assert len(sites) == 8
+    torch.manual_seed(0)
+    model = RegionFlowModel(8, bound=1.0, hidden=8, transforms=1)
+    with pytest.raises(ValueError, match="regions would interact"):
+        RegionNCMCMove(model, np.zeros(10, int), box, centres=LatticeCentres(box, 5.0))
+
+
+# ----------------------------------------------------------------------------- flow
+def test_region_flow_density_is_exact_and_normalised():
+    torch.manual_seed(0)
+    m = RegionFlowModel(2, bound=1.5, hidden=16, transforms=2)
+    m.scale.fill_(0.4)
+    c = torch.randn(m.n_context, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    d, lq = m.sample(c, gen)
+    assert d.shape == (2, 3) and (d.abs() < 1.5).all()
+    assert float(m.log_prob(d, c).detach()) == pytest.approx(float(lq), abs=1e-8)
+    draws = [m.sample(c, gen) for _ in range(1500)]
+    dd = torch.stack([a for a, _ in draws]).reshape(-1, 6)
+    lqs = torch.stack([b for _, b in draws])
+    lp = (-0.5 * (dd / 0.2) ** 2 - 0.5 * math.log(2 * math.pi) - math.log(0.2)).sum(-1)
+    w = torch.exp(lp - lqs)  # E_q[p/q] = 1 for a normalised q (p narrower than q: finite variance)
+    assert abs(float(w.mean()) - 1.0) < 4 * float(w.std()) / math.sqrt(len(w)) + 1e-3
+    assert float(m.log_prob(torch.full((2, 3), 1.6, dtype=torch.float64), c).detach()) == -math.inf
+
+
+def test_softened_ka_is_the_ka_potential_at_lambda_one_and_softer_below():
+    import openmm
+
+    from glassmm.simulation import create_simulation
+
+    ka = glassmm.KobAndersen(160, positions="random", seed=1)
+    sim = create_simulation(ka, "langevin", temperature=1.0, seed=1, platform="Reference")
+    system = softened_system(sim.context.getSystem())
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPeriodicBoxVectors(*sim.context.getState().getPeriodicBoxVectors())
+    x = ka.positions_reduced.copy()
+    ctx.setPositions(glassmm.units.length_to_openmm(x))
+    e_ref = glassmm.simulation.evaluate(x, ka.types, ka.box)[0]
+    e1 = ctx.getState(energy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    assert e1 == pytest.approx(e_ref, rel=1e-9)
+    f = [system.getForce(i) for i in range(system.getNumForces()) if system.getForce(i).getName() == "KobAndersenSoft"][0]
+    f.setParticleParameters(0, [f.getParticleParameters(0)[0], 1.0])
+    f.updateParametersInContext(ctx)
+    x[0] = x[1] + 0.05  # an overlap: finite once softened
+    ctx.setPositions(glassmm.units.length_to_openmm(x))
+    ctx.setParameter("lambda_soft", 0.0)
+    e0 = ctx.getState(energy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    ctx.setParameter("lambda_soft", 0.5)
+    e_half = ctx.getState(energy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    assert math.isfinite(e_half) and e_half < 1e4 and e0 < e_half
+
+
+# ----------------------------------------------------------------------------- invariance
+def _soft_double_well(n=2, height=1.0):
+    """n independent particles, U = h (x^2 - 1)^2 + (y^2 + z^2) / 2 (kT units at T* = 1); the
+    double well of a particle with soft = 1 is scaled by lambda_soft."""
+    import openmm
+    import openmm.app as app
+    import openmm.unit as u
+
+    system = openmm.System()
+    force = openmm.CustomExternalForce(f"(1 - (1 - lambda_soft)*soft)*{height}*(x^2-1)^2 + 0.5*(y^2+z^2)")
+    force.addPerParticleParameter("soft")
+    force.addGlobalParameter("lambda_soft", 1.0)
+    for i in range(n):
+        system.addParticle(1.0)
+        force.addParticle(i, [0.0])
+    system.addForce(force)
+    top = app.Topology()
+    chain = top.addChain()
+    for _ in range(n):
+        top.addAtom("X", app.Element.getBySymbol("Ar"), top.addResidue("X", chain))
+    integ = openmm.LangevinMiddleIntegrator(glassmm.units.temperature_to_kelvin(1.0), 1.0, 0.005)
+    sim = app.Simulation(top, system, integ, openmm.Platform.getPlatformByName("Reference"))
+    x0 = np.zeros((n, 3))
+    x0[:, 0] = 1.0
+    sim.context.setPositions(x0 * u.nanometer)
+    return sim
+
+
+def _skewed_flow(seed=0):
+    """A k = 1 region flow trained briefly towards +x jumps: far from symmetric."""
+    torch.manual_seed(seed)
+    m = RegionFlowModel(1, bound=2.5, hidden=16, transforms=2)
+    c = torch.randn(512, m.n_context, dtype=torch.float64)
+    d = torch.randn(512, 1, 3, dtype=torch.float64) * 0.5
+    d[:, 0, 0] += 0.6
+    m.fit(c, d, epochs=15, lr=5e-3)
+    return m
+
+
+def _run_ncmc_double_well(work_term: str, steps: int, attempts: int, seed: int = 0, height: float = 1.0, n: int = 2):
+    sim = _soft_double_well(n=n, height=height)
+    sel = RegionSelector(1, width=1.5, shell_radius=6.0, ramp=1.0, box=None)
+    move = RegionNCMCMove(_skewed_flow(seed), np.zeros(n, dtype=int), None, selector=sel, centres=FixedCentre(),
+                          protocol=NCMCProtocol(steps=steps, lambda_min=0.0))
+    move._work_term = work_term
+    s = GenerativeSampler(sim, move, 1.0, md_steps=0, proposals_per_cycle=1, check=JumpCheck(steps=0), seed=seed, progress=False)
+    x = sim.context.getState(positions=True).getPositions(asNumpy=True)._value
+    energy = sim.context.getState(energy=True).getPotentialEnergy()._value
+    xs = []
+    for _ in range(attempts):
+        _, x, energy = s.step_moves(x, energy)
+        xs.append(np.asarray(x)[:, 0].copy())
+    return np.array(xs), s
+
+
+@pytest.mark.parametrize("steps,attempts,limit", [(0, 800, 5.0), (10, 800, 5.0), pytest.param(25, 3000, 4.5, marks=pytest.mark.slow)])
+def test_ncmc_region_moves_keep_the_double_well_distribution_and_the_jump_energy_rule_does_not(steps, attempts, limit):
+    """The chain moves only by region NCMC moves (md_steps = 0); its x histogram must match the
+    exact marginal. Accepting on the jump's own energy change at the softened midpoint (what one
+    gets by forgetting the protocol work) must fail the same test."""
+    from tests.test_sampling import _bin_z_scores
+
+    edges = np.array([-2.5, -1.4, -1.0, -0.6, 0.0, 0.6, 1.0, 1.4, 2.5])
+    xs, s = _run_ncmc_double_well("total", steps, attempts)
+    rate = s.acceptance_rate()
+    assert 0.05 < rate < 0.95, rate
+    z = _bin_z_scores(xs, edges)
+    assert np.abs(z).max() < limit, z
+    if steps:
+        # one particle, so every sample is a jumped one (with two, the MD-moved shell particle
+        # dilutes the bias)
+        xs_bad, s_bad = _run_ncmc_double_well("jump", steps, attempts, n=1)
+        z_bad = _bin_z_scores(xs_bad, edges)
+        assert np.abs(z_bad).max() > 6.0, z_bad
+
+
+def test_region_attempt_records_exact_terms_and_resumes(tmp_path):
+    """Work = energy change - heat per region; a checkpointed run continues exactly."""
+    sim = _soft_double_well()
+    sel = RegionSelector(1, width=1.5, shell_radius=6.0, ramp=1.0, box=None)
+
+    def make(out):
+        sim = _soft_double_well()
+        move = RegionNCMCMove(_skewed_flow(), np.zeros(2, dtype=int), None, selector=sel, centres=FixedCentre(),
+                              protocol=NCMCProtocol(steps=5))
+        return GenerativeSampler(sim, move, 1.0, md_steps=3, proposals_per_cycle=2, check=JumpCheck(steps=0), seed=4,
+                                 output=out, checkpoint_every=2, progress=False)
+
+    a = make(tmp_path / "a")
+    a.run(6)
+    b = make(tmp_path / "b")
+    b.run(3)
+    b2 = make(tmp_path / "b")
+    b2.run(6, resume=True)
+    la = [r["log_alpha"] for r in a.records]
+    lb = [r["log_alpha"] for r in b2.records]
+    assert len(la) == len(lb) == 12
+    # b stops after 3 cycles on its final checkpoint; b2 resumes there (NCMC random state included)
+    assert np.allclose(la, lb)
+    for r in a.records:
+        assert r["kind"] == "region1-ncmc5" and r["n_moved"] == 1
+        assert math.isfinite(r["work_kT"])
+    del sim
