@@ -25,29 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def overlap_vs_lag(frames: np.ndarray, a: float = 0.3, max_lag: int | None = None) -> np.ndarray:
-    """Q(k) = < mean_i [ |r_i(t + k) - r_i(t)| < a ] >_t for frame lags k = 0..max_lag."""
-    n = len(frames)
-    max_lag = n - 1 if max_lag is None else min(max_lag, n - 1)
-    q = np.empty(max_lag + 1)
-    for k in range(max_lag + 1):
-        d2 = ((frames[k:] - frames[: n - k]) ** 2).sum(-1)
-        q[k] = (d2 < a * a).mean()
-    return q
-
-
-def decorrelation_time(lags_s: np.ndarray, q: np.ndarray) -> float:
-    """Wall-clock lag where Q first drops below 1/e (linear interpolation)."""
-    target = 1.0 / math.e
-    below = np.flatnonzero(q < target)
-    if len(below) == 0:
-        return math.inf
-    k = below[0]
-    if k == 0:
-        return 0.0
-    f = (q[k - 1] - target) / (q[k - 1] - q[k])
-    return float(lags_s[k - 1] + f * (lags_s[k] - lags_s[k - 1]))
+from glassmm.analysis.decorrelation import crossing_time as decorrelation_time
+from glassmm.analysis.decorrelation import overlap_vs_lag
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--proposal", help="load this proposal model instead of training one")
     p.add_argument("--budget", type=float, default=45.0, help="wall-clock seconds for each method")
     p.add_argument("--md-steps", type=int, default=100, help="MD steps per sampler cycle (and per MD frame)")
+    p.add_argument("--move", default="region", choices=("region", "local"),
+                   help="region: k-particle collective jumps checked by NCMC (zuko coupling flow; the benchmark's "
+                        "best setting); local: the CNF/diffusion single-region jumps checked by plain MH")
+    p.add_argument("-k", type=int, default=8, help="region move: particles per region")
+    p.add_argument("--ncmc-steps", type=int, default=100, help="region move: NCMC steps per protocol half (0 = plain MH)")
+    p.add_argument("--region-lag-steps", type=int, default=20, help="region move: MD lag of the training displacements")
     p.add_argument("--proposals", type=int, default=2, help="jumps per sampler cycle")
     p.add_argument("--radius", type=float, default=0.7)
     p.add_argument("--base-scale", type=float, default=0.7)
@@ -82,7 +67,32 @@ def main(argv: list[str] | None = None) -> int:
     ka, sim = ka_simulation(T, n_particles=args.n_particles, seed=args.seed)
     print(f"glassmm {glassmm.__version__}: KA N={ka.n_particles} equilibrated at T={T}", flush=True)
 
-    if args.proposal:
+    if args.move == "region":
+        from glassmm.sampling.ncmc import NCMCProtocol, RegionNCMCMove
+        from glassmm.sampling.region_flow import RegionFlowModel
+        from glassmm.sampling.regions import LatticeCentres, RegionSelector
+        from glassmm.sampling.training import region_training_table
+        from glassmm.systems import KA_MAX_CUTOFF
+        import torch
+
+        sel = RegionSelector(args.k, box=ka.box)
+        centres = LatticeCentres(ka.box, 2 * sel.zone_radius + KA_MAX_CUTOFF + 0.5)
+        if args.proposal:
+            model = RegionFlowModel.load(args.proposal)
+            history = {"loaded": args.proposal}
+        else:
+            lag = args.region_lag_steps
+            pairs = collect_jump_pairs(sim, ka.types, ka.box, lag_steps=lag, n_pairs=args.pairs, stride_steps=max(1, lag // 4), dt=DT)
+            rng = np.random.default_rng(args.seed)
+            tabs = [region_training_table(pairs, sel, centres, rng) for _ in range(10)]
+            model = RegionFlowModel(args.k, bound=min(2.0, 0.45 * float(ka.box.min())), hidden=64, transforms=3)
+            fit = model.fit(torch.cat([a for a, _ in tabs]),
+                            torch.cat([b for _, b in tabs]), epochs=args.epochs // 2)
+            model.save(out / "proposal-region.pt")
+            history = {"validation_nll_per_region": min(fit["validation"])}
+            print(f"trained region flow (k={args.k}): held-out -log q per region {history['validation_nll_per_region']:.2f}", flush=True)
+
+    elif args.proposal:
         model = load_proposal_model(args.proposal)
         history = {"loaded": args.proposal}
     else:
@@ -92,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         history.pop("loss")
         print(f"trained {args.kind}: held-out log q per particle {history['val_log_q_per_particle']:.3f} "
               f"(per-species Gaussian {history['val_log_gaussian_per_particle']:.3f})", flush=True)
-    model.base_scale = args.base_scale
+    if args.move == "local":
+        model.base_scale = args.base_scale
 
     x0, v0 = get_positions(sim.context), get_velocities(sim.context)
     start_state = sim.context.getState(positions=True, velocities=True)
@@ -110,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     # (b) the sampler from the same state
     sim.context.setPositions(start_state.getPositions())
     set_velocities(sim.context, v0)
-    score = None if args.score == "none" else PropensityScore(args.score)
-    move = LocalMove(model, ka.types, ka.box, radius=args.radius, score=score)
+    if args.move == "region":
+        move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=args.ncmc_steps))
+    else:
+        score = None if args.score == "none" else PropensityScore(args.score)
+        move = LocalMove(model, ka.types, ka.box, radius=args.radius, score=score)
     sampler = GenerativeSampler(sim, move, T, md_steps=args.md_steps, proposals_per_cycle=args.proposals,
                                 check=JumpCheck(steps=20), output=out / "sampler", seed=args.seed, progress=False)
     frames, walls = [x0], [0.0]
@@ -151,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "md_only_decorrelation_time_s": finite["md_only"],
         "sampler_decorrelation_time_s": finite["sampler"],
         "speedup": speedup,
-        "proposal_kind": model.kind,
+        "proposal_kind": "region-nsf" if args.move == "region" else model.kind,
         "temperature": T,
         "n_particles": ka.n_particles,
         "budget_s": args.budget,

@@ -208,3 +208,40 @@ def test_region_attempt_records_exact_terms_and_resumes(tmp_path):
         assert r["kind"] == "region1-ncmc5" and r["n_moved"] == 1
         assert math.isfinite(r["work_kT"])
     del sim
+
+
+@pytest.mark.slow
+def test_small_ka_energy_and_gr_match_plain_md_with_region_ncmc_moves():
+    """MD plus region NCMC moves (k = 8, 20 + 20 protocol steps) keeps <U> and g(r) of plain MD at T = 1."""
+    from glassmm.analysis.structure import RadialDistribution
+    from glassmm.simulation import create_simulation, get_positions, potential_energy, run
+
+    ka = glassmm.KobAndersen(160, positions="random", seed=11)
+    warm = create_simulation(ka, "langevin", temperature=1.0, seed=11, threads=1)
+    run(warm, 4000)
+    ka.positions_reduced = get_positions(warm.context)
+    n_samples, every = 300, 50
+
+    def stats(sim, advance):
+        u, g = [], RadialDistribution(r_max=2.5, n_bins=50)
+        for _ in range(n_samples):
+            advance()
+            u.append(potential_energy(sim.context) / ka.n_particles)
+            g.accumulate(get_positions(sim.context), ka.box, ka.types)
+        u = np.array(u)
+        se = u.reshape(10, -1).mean(1).std(ddof=1) / math.sqrt(10)  # batch means
+        return u.mean(), se, g.g
+
+    md = create_simulation(ka, "langevin", temperature=1.0, seed=12, threads=1)
+    u_md, se_md, g_md = stats(md, lambda: md.step(every))
+
+    torch.manual_seed(0)
+    model = RegionFlowModel(8, bound=1.0, hidden=16, transforms=2)
+    model.scale.fill_(0.08)  # small collective jumps: accepted often enough to matter
+    sim = create_simulation(ka, "langevin", temperature=1.0, seed=13, threads=1)
+    move = RegionNCMCMove(model, ka.types, ka.box, protocol=NCMCProtocol(steps=20))
+    sampler = GenerativeSampler(sim, move, 1.0, md_steps=every, proposals_per_cycle=1, check=JumpCheck(steps=0), seed=3, progress=False)
+    u_s, se_s, g_s = stats(sim, lambda: sampler.run(sampler.cycle + 1))
+    assert sampler.summary()["accepted"] > 20
+    assert abs(u_md - u_s) < 4 * math.hypot(se_md, se_s), (u_md, u_s, se_md, se_s)
+    assert np.abs(g_md - g_s).max() < 0.35, np.abs(g_md - g_s).max()

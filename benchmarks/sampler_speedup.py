@@ -1,0 +1,263 @@
+"""Does the collective-jump NCMC sampler relax a KA liquid faster than plain MD, per wall-clock second?
+
+For each temperature (N >= 500, density 1.2, CPU platform, this machine's cores):
+
+1. melt at T = 2, then equilibrate at T for ``--equilibrate`` tau_alpha-scale times;
+2. **plain MD**: Langevin from the equilibrated state, frames every ``frame_steps`` with their
+   wall-clock times, until the self-overlap Q (a = 0.3, normalised by its random value) has
+   fallen below 1/e, plus margin: tau_alpha (in tau) and its wall-clock time; the inherent-
+   structure energy's autocorrelation time from FIRE quenches of the same frames;
+3. **move sizes**: region flows (k members, zuko coupling NSF) trained on that MD's own region
+   displacements at several lags (fractions of tau_alpha); each is probed with NCMC protocols of
+   several lengths (0 = plain Metropolis-Hastings): acceptance, total work, wall time per attempt;
+4. **sampler**: the configuration that moved most member distance^2 per wall-second in the probes
+   runs from the same state (MD segments plus region NCMC moves) for ``--budget`` x MD's
+   decorrelation wall time; its Q and IS energy are measured the same way.
+
+speedup = MD wall time to decorrelate / sampler wall time to decorrelate (Q-based; "< x" when
+the sampler did not decorrelate within its budget, as an upper bound). The last line printed
+is one JSON object: ``speedup`` (dict keyed by T), ``acceptance`` (per T, move size and
+protocol), ``cost_split`` (per T, the sampler's wall-time fractions) and the tau_alpha measured.
+``--quick`` runs T = 0.6 only, in under 10 minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import glassmm
+from glassmm.analysis.decorrelation import autocorrelation, crossing_time, overlap_vs_lag, random_overlap
+from glassmm.sampling import GenerativeSampler, JumpCheck
+from glassmm.sampling.ncmc import NCMCProtocol, RegionNCMCMove
+from glassmm.sampling.region_flow import RegionFlowModel
+from glassmm.sampling.regions import LatticeCentres, RegionSelector
+from glassmm.sampling.training import collect_jump_pairs, region_training_table
+from glassmm.simulation import create_simulation, get_positions, set_temperature
+
+DT = 0.005
+# equilibration (tau) and the longest MD measurement (tau) per temperature: several tau_alpha
+# from the literature's order of magnitude for KA at density 1.2 (tau_alpha ~ 1e1 at 0.8... 1e3 at 0.5)
+PLAN = {0.8: (30.0, 40.0), 0.6: (150.0, 100.0), 0.5: (600.0, 800.0)}
+
+
+def trace(advance, n_frames: int, x_of) -> tuple[np.ndarray, np.ndarray]:
+    """Frames and their cumulative wall-clock times (s) after each ``advance()``."""
+    frames, walls = [x_of()], [0.0]
+    t0 = time.perf_counter()
+    for _ in range(n_frames):
+        advance()
+        walls.append(time.perf_counter() - t0)
+        frames.append(x_of())
+    return np.stack(frames), np.array(walls)
+
+
+def q_normalised(frames: np.ndarray, density: float) -> np.ndarray:
+    q0 = random_overlap(density)
+    return (overlap_vs_lag(frames, max_lag=len(frames) // 2) - q0) / (1 - q0)
+
+
+def is_energies(frames: np.ndarray, types: np.ndarray, box: np.ndarray) -> np.ndarray:
+    from glassmm.minimize import fire_minimize
+    from glassmm.simulation import evaluate
+
+    out = []
+    for x in frames:
+        y = fire_minimize(x, types, box, force_tolerance=1e-2, platform="CPU").positions
+        out.append(evaluate(y, types, box)[0] / len(types))
+    return np.array(out)
+
+
+def decorrelation(frames, walls, ka, with_is: bool) -> dict:
+    q = q_normalised(frames, ka.density)
+    mean_dt = walls[-1] / (len(walls) - 1)
+    lags_s = np.arange(len(q)) * mean_dt
+    res = {"q_wall_s": crossing_time(lags_s, q), "q": q.tolist(), "frame_wall_s": mean_dt}
+    if with_is:
+        e = is_energies(frames, ka.types, ka.box)
+        c = autocorrelation(e, max_lag=len(e) // 2)
+        res.update(is_wall_s=crossing_time(np.arange(len(c)) * mean_dt, c), is_energy=e.tolist())
+    return res
+
+
+def run_temperature(T: float, args) -> dict:
+    equil_tau, max_tau = PLAN.get(T, (300.0, 600.0))
+    if args.quick:
+        equil_tau, max_tau = equil_tau * 0.6, max_tau * 0.5
+    ka = glassmm.KobAndersen(args.n, positions="random", seed=args.seed)
+    sim = create_simulation(ka, "langevin", temperature=2.0, seed=args.seed, platform="CPU")
+    sim.step(2000)
+    set_temperature(sim, T)
+    t0 = time.perf_counter()
+    sim.step(int(equil_tau / DT))
+    print(f"T={T}: equilibrated {equil_tau:g} tau in {time.perf_counter() - t0:.0f} s", flush=True)
+    start = sim.context.getState(positions=True, velocities=True)
+
+    # ---- plain MD
+    frame_steps = max(20, int(max_tau / DT / args.frames))
+    frames, walls = trace(lambda: sim.step(frame_steps), args.frames, lambda: get_positions(sim.context))
+    md = decorrelation(frames, walls, ka, with_is=True)
+    q = np.array(md["q"])
+    tau_alpha = crossing_time(np.arange(len(q)) * frame_steps * DT, q)
+    md["tau_alpha"] = tau_alpha
+    print(f"T={T}: MD tau_alpha(Q) = {tau_alpha:.3g} tau, Q decorrelates in {md['q_wall_s']:.3g} s, "
+          f"IS energy in {md.get('is_wall_s', math.nan):.3g} s", flush=True)
+
+    # ---- move sizes: flows trained on this MD's region displacements
+    sel = RegionSelector(args.k, width=0.9, shell_radius=2.0, ramp=0.4, box=ka.box)
+    centres = LatticeCentres(ka.box, 2 * sel.zone_radius + glassmm.systems.KA_MAX_CUTOFF + 0.5)
+    ta = tau_alpha if math.isfinite(tau_alpha) else max_tau
+    probes, best = [], None
+    for frac in args.lags:
+        lag_steps = max(4, int(round(frac * ta / DT / 4)) * 4)
+        pairs = collect_jump_pairs(sim, ka.types, ka.box, lag_steps, args.pairs, stride_steps=lag_steps // 4, progress=False)
+        rng = np.random.default_rng(args.seed)
+        tabs = [region_training_table(pairs, sel, centres, rng) for _ in range(args.regions_per_frame)]
+        C, D = torch.cat([a for a, _ in tabs]), torch.cat([b for _, b in tabs])
+        torch.manual_seed(args.seed)
+        rms = float(D.pow(2).sum(-1).mean().sqrt())
+        model = RegionFlowModel(args.k, bound=min(2.0, 0.45 * float(ka.box.min())), hidden=64, transforms=3)
+        t0 = time.perf_counter()
+        hist = model.fit(C, D, epochs=args.epochs, lr=2e-3)
+        fit_s = time.perf_counter() - t0
+        for steps in args.protocols:
+            sim.context.setState(start)
+            move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=steps))
+            s = GenerativeSampler(sim, move, T, md_steps=0, proposals_per_cycle=1, check=JumpCheck(steps=0),
+                                  seed=args.seed, progress=False)
+            t0 = time.perf_counter()
+            s.run(args.probe_attempts)
+            wall = (time.perf_counter() - t0) / args.probe_attempts
+            recs = s.records
+            acc = float(np.mean([r["accepted"] for r in recs]))
+            w = np.array([r["work_kT"] for r in recs])
+            gain = acc * args.k * rms**2 * len(recs) / args.probe_attempts / wall  # member distance^2 per second
+            p = {"lag_tau": lag_steps * DT, "lag_over_tau_alpha": frac, "rms_displacement": rms, "protocol_steps": steps,
+                 "attempts": len(recs), "acceptance": acc, "median_work_kT": float(np.median(w)),
+                 "min_work_kT": float(w.min()), "median_log_q_ratio": float(np.median([r["log_q_reverse"] - r["log_q_forward"] for r in recs])),
+                 "wall_s_per_attempt": wall, "fit_s": fit_s, "validation_nll": min(hist["validation"]),
+                 "distance2_per_s": gain}
+            probes.append(p)
+            print(f"T={T}: lag {p['lag_tau']:.3g} tau (rms {rms:.2f}) protocol {steps}: acceptance {acc:.3f} "
+                  f"({len(recs)} regions), median work {p['median_work_kT']:.1f} kT, min {p['min_work_kT']:.1f}, "
+                  f"{wall * 1e3:.0f} ms/attempt", flush=True)
+            if best is None or gain > best[0] or (gain == best[0] and p["min_work_kT"] < best[1]["min_work_kT"]):
+                best = (gain, p, model)
+    _, bp, bmodel = best
+
+    # ---- the sampler with the best move, from the same state
+    sim.context.setState(start)
+    move = RegionNCMCMove(bmodel, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=bp["protocol_steps"]))
+    sampler = GenerativeSampler(sim, move, T, md_steps=args.md_steps, proposals_per_cycle=1, check=JumpCheck(steps=0),
+                                seed=args.seed, progress=False)
+    budget = args.budget * (md["q_wall_s"] if math.isfinite(md["q_wall_s"]) else walls[-1])
+    per_frame = max(1, int(round(frame_steps / args.md_steps)))
+    est = max(1, int(budget / max(1e-9, bp["wall_s_per_attempt"] * per_frame + md["frame_wall_s"] * args.md_steps * per_frame / frame_steps)))
+    n_frames = min(4 * args.frames, est)
+    sframes, swalls = trace(lambda: sampler.run(sampler.cycle + per_frame), n_frames, lambda: get_positions(sim.context))
+    samp = decorrelation(sframes, swalls, ka, with_is=True)
+    summ = sampler.summary()
+    timers = summ["timers_s"]
+    total = sum(timers.values())
+    split = {k: v / total for k, v in timers.items()} if total else {}
+    md_q, s_q = md["q_wall_s"], samp["q_wall_s"]
+    if math.isfinite(s_q) and s_q > 0:
+        speedup = md_q / s_q
+        bound = None
+    else:
+        speedup = None
+        bound = md_q / swalls[-1]
+    # the IS-energy autocorrelation of a chain that has not decorrelated its Q is noise around a
+    # barely moving value: compare IS times only where both chains decorrelated Q
+    is_speedup = (md["is_wall_s"] / samp["is_wall_s"]) if speedup is not None and 0 < samp.get("is_wall_s", math.inf) < math.inf else None
+    print(f"T={T}: sampler ({bp['lag_tau']:.3g} tau jumps, protocol {bp['protocol_steps']}) acceptance "
+          f"{summ['acceptance_rate']:.3f} over {summ['attempts']} regions; Q decorrelates in {s_q:.3g} s vs MD {md_q:.3g} s", flush=True)
+    return {"T": T, "n": args.n, "tau_alpha": tau_alpha, "md": {k: v for k, v in md.items() if k not in ("q", "is_energy")},
+            "probes": probes, "best": bp, "sampler": {"q_wall_s": s_q, "is_wall_s": samp.get("is_wall_s"), "wall_s": float(swalls[-1]),
+                                                     "acceptance": summ["acceptance_rate"], "attempts": summ["attempts"]},
+            "speedup": speedup, "speedup_upper_bound": bound, "is_speedup": is_speedup, "cost_split": split,
+            "curves": {"md_q": md["q"], "md_frame_wall_s": md["frame_wall_s"], "sampler_q": samp["q"], "sampler_frame_wall_s": samp["frame_wall_s"]}}
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for r in results:
+        c = r["curves"]
+        axes[0].plot(np.arange(len(c["md_q"])) * c["md_frame_wall_s"], c["md_q"], "-", label=f"MD T={r['T']}")
+        axes[0].plot(np.arange(len(c["sampler_q"])) * c["sampler_frame_wall_s"], c["sampler_q"], "--", label=f"sampler T={r['T']}")
+        for steps in sorted({p["protocol_steps"] for p in r["probes"]}):
+            ps = [p for p in r["probes"] if p["protocol_steps"] == steps]
+            axes[1].plot([p["rms_displacement"] for p in ps], [max(p["acceptance"], 1e-3) for p in ps], "o-",
+                         label=f"T={r['T']}, {steps} NCMC steps")
+    axes[0].axhline(1 / math.e, color="k", lw=0.5)
+    axes[0].set(xscale="log", xlabel="wall-clock lag (s)", ylabel="normalised Q", title="decorrelation per wall second")
+    axes[1].set(yscale="log", xlabel="rms member displacement of the move (sigma)", ylabel="acceptance (floor 1e-3)",
+                title="region NCMC acceptance per move size")
+    for a in axes:
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--temperatures", type=float, nargs="+", default=[0.8, 0.6, 0.5])
+    p.add_argument("--quick", action="store_true", help="T = 0.6 only, shorter runs (under 10 minutes)")
+    p.add_argument("-n", type=int, default=500)
+    p.add_argument("-k", type=int, default=8, help="particles per region")
+    p.add_argument("--lags", type=float, nargs="+", default=[0.005, 0.03, 0.2, 1.0], help="jump lags as fractions of tau_alpha")
+    p.add_argument("--protocols", type=int, nargs="+", default=[0, 40, 200], help="NCMC steps per half")
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--pairs", type=int, default=60)
+    p.add_argument("--regions-per-frame", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--probe-attempts", type=int, default=30)
+    p.add_argument("--md-steps", type=int, default=100, help="MD steps per sampler cycle")
+    p.add_argument("--budget", type=float, default=2.0, help="sampler wall budget, in MD decorrelation times")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="benchmarks/results/sampler_speedup")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.temperatures = [0.6]
+        args.frames, args.pairs, args.regions_per_frame, args.epochs, args.probe_attempts = 30, 40, 10, 25, 8
+        args.protocols = [0, 100]
+        args.lags = [0.01, 0.1, 0.5]
+    if args.n < 500:
+        p.error("the benchmark is defined for N >= 500")
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for T in args.temperatures:
+        results.append(run_temperature(T, args))
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+    plot(results, out / "sampler_speedup.png")
+    summary = {
+        "speedup": {str(r["T"]): r["speedup"] for r in results},
+        "speedup_upper_bound": {str(r["T"]): r["speedup_upper_bound"] for r in results},
+        "is_speedup": {str(r["T"]): r["is_speedup"] for r in results},
+        "tau_alpha": {str(r["T"]): r["tau_alpha"] for r in results},
+        "acceptance": {str(r["T"]): {f"lag={p['lag_tau']:.3g}tau,rms={p['rms_displacement']:.2f},ncmc={p['protocol_steps']}": p["acceptance"]
+                                     for p in r["probes"]} for r in results},
+        "median_work_kT": {str(r["T"]): {f"lag={p['lag_tau']:.3g}tau,ncmc={p['protocol_steps']}": p["median_work_kT"] for p in r["probes"]} for r in results},
+        "best": {str(r["T"]): {k: r["best"][k] for k in ("lag_tau", "protocol_steps", "acceptance")} for r in results},
+        "cost_split": {str(r["T"]): r["cost_split"] for r in results},
+        "n": args.n, "k": args.k, "quick": args.quick,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""How fast a chain of configurations forgets where it started: Q(lag), observable autocorrelation.
+
+Used to compare plain MD with a sampler at equal wall-clock: both record frames with their
+wall-clock times and are measured by the same functions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def overlap_vs_lag(frames: np.ndarray, a: float = 0.3, max_lag: int | None = None) -> np.ndarray:
+    """Q(k) = < mean_i [ |r_i(t + k) - r_i(t)| < a ] >_t for frame lags k = 0..max_lag.
+
+    Parameters
+    ----------
+    frames : array (reduced length) (F, N, 3)
+        Unwrapped positions at equally spaced frames.
+    a : float (reduced length)
+    """
+    n = len(frames)
+    max_lag = n - 1 if max_lag is None else min(max_lag, n - 1)
+    q = np.empty(max_lag + 1)
+    for k in range(max_lag + 1):
+        d2 = ((frames[k:] - frames[: n - k]) ** 2).sum(-1)
+        q[k] = (d2 < a * a).mean()
+    return q
+
+
+def random_overlap(density: float, a: float = 0.3) -> float:
+    """Q of two uncorrelated configurations: the chance that a particle lies within a of a point."""
+    return float(density * 4.0 / 3.0 * math.pi * a**3)
+
+
+def autocorrelation(series: np.ndarray, max_lag: int | None = None) -> np.ndarray:
+    """Normalised autocorrelation C(k) of a scalar series over time origins (C(0) = 1)."""
+    x = np.asarray(series, dtype=np.float64) - np.mean(series)
+    n = len(x)
+    max_lag = n - 1 if max_lag is None else min(max_lag, n - 1)
+    var = float((x * x).mean())
+    if var == 0.0:
+        return np.ones(max_lag + 1)
+    return np.array([float((x[k:] * x[: n - k]).mean()) / var for k in range(max_lag + 1)])
+
+
+def crossing_time(lags: np.ndarray, values: np.ndarray, target: float = float(np.exp(-1))) -> float:
+    """First lag where ``values`` drops below ``target`` (linear interpolation); inf if never."""
+    below = np.flatnonzero(np.asarray(values) < target)
+    if len(below) == 0:
+        return math.inf
+    k = int(below[0])
+    if k == 0:
+        return 0.0
+    f = (values[k - 1] - target) / (values[k - 1] - values[k])
+    return float(lags[k - 1] + f * (lags[k] - lags[k - 1]))
