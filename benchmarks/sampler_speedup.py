@@ -126,9 +126,10 @@ def run_temperature(T: float, args) -> dict:
         t0 = time.perf_counter()
         hist = model.fit(C, D, epochs=args.epochs, lr=2e-3)
         fit_s = time.perf_counter() - t0
-        for steps in args.protocols:
+        for steps, lmin in [(n, lm) for n in args.protocols for lm in (args.lambda_min if n else [1.0])]:
             sim.context.setState(start)
-            move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=steps))
+            move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres,
+                                  protocol=NCMCProtocol(steps=steps, lambda_min=lmin))
             s = GenerativeSampler(sim, move, T, md_steps=0, proposals_per_cycle=1, check=JumpCheck(steps=0),
                                   seed=args.seed, progress=False)
             t0 = time.perf_counter()
@@ -139,21 +140,23 @@ def run_temperature(T: float, args) -> dict:
             w = np.array([r["work_kT"] for r in recs])
             gain = acc * args.k * rms**2 * len(recs) / args.probe_attempts / wall  # member distance^2 per second
             p = {"lag_tau": lag_steps * DT, "lag_over_tau_alpha": frac, "rms_displacement": rms, "protocol_steps": steps,
+                 "lambda_min": lmin, "median_log_region_ratio": float(np.median([r["log_region_reverse"] - r["log_region_forward"] for r in recs])),
                  "attempts": len(recs), "acceptance": acc, "median_work_kT": float(np.median(w)),
                  "min_work_kT": float(w.min()), "median_log_q_ratio": float(np.median([r["log_q_reverse"] - r["log_q_forward"] for r in recs])),
                  "wall_s_per_attempt": wall, "fit_s": fit_s, "validation_nll": min(hist["validation"]),
                  "distance2_per_s": gain}
             probes.append(p)
-            print(f"T={T}: lag {p['lag_tau']:.3g} tau (rms {rms:.2f}) protocol {steps}: acceptance {acc:.3f} "
+            print(f"T={T}: lag {p['lag_tau']:.3g} tau (rms {rms:.2f}) protocol {steps} to lambda {lmin:g}: acceptance {acc:.3f} "
                   f"({len(recs)} regions), median work {p['median_work_kT']:.1f} kT, min {p['min_work_kT']:.1f}, "
-                  f"{wall * 1e3:.0f} ms/attempt", flush=True)
+                  f"median log q ratio {p['median_log_q_ratio']:.1f}, {wall * 1e3:.0f} ms/attempt", flush=True)
             if best is None or gain > best[0] or (gain == best[0] and p["min_work_kT"] < best[1]["min_work_kT"]):
                 best = (gain, p, model)
     _, bp, bmodel = best
 
     # ---- the sampler with the best move, from the same state
     sim.context.setState(start)
-    move = RegionNCMCMove(bmodel, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=bp["protocol_steps"]))
+    move = RegionNCMCMove(bmodel, ka.types, ka.box, selector=sel, centres=centres,
+                          protocol=NCMCProtocol(steps=bp["protocol_steps"], lambda_min=bp["lambda_min"]))
     sampler = GenerativeSampler(sim, move, T, md_steps=args.md_steps, proposals_per_cycle=1, check=JumpCheck(steps=0),
                                 seed=args.seed, progress=False)
     budget = args.budget * (md["q_wall_s"] if math.isfinite(md["q_wall_s"]) else walls[-1])
@@ -210,6 +213,10 @@ def plot(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _label(p: dict) -> str:
+    return f"rms={p['rms_displacement']:.2f},lag={p['lag_tau']:.3g}tau,ncmc={p['protocol_steps']},lambda_min={p['lambda_min']:g}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--temperatures", type=float, nargs="+", default=[0.8, 0.6, 0.5])
@@ -218,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-k", type=int, default=8, help="particles per region")
     p.add_argument("--lags", type=float, nargs="+", default=[0.005, 0.03, 0.2, 1.0], help="jump lags as fractions of tau_alpha")
     p.add_argument("--protocols", type=int, nargs="+", default=[0, 40, 200], help="NCMC steps per half")
+    p.add_argument("--lambda-min", type=float, nargs="+", default=[0.0, 0.7], help="NCMC midpoint interaction strengths")
     p.add_argument("--frames", type=int, default=40)
     p.add_argument("--pairs", type=int, default=60)
-    p.add_argument("--regions-per-frame", type=int, default=20)
+    p.add_argument("--regions-per-frame", type=int, default=40)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--probe-attempts", type=int, default=30)
     p.add_argument("--md-steps", type=int, default=100, help="MD steps per sampler cycle")
@@ -230,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.temperatures = [0.6]
-        args.frames, args.pairs, args.regions_per_frame, args.epochs, args.probe_attempts = 30, 40, 10, 25, 8
+        args.frames, args.pairs, args.regions_per_frame, args.epochs, args.probe_attempts = 30, 40, 25, 25, 10
         args.protocols = [0, 100]
         args.lags = [0.01, 0.1, 0.5]
     if args.n < 500:
@@ -248,10 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_upper_bound": {str(r["T"]): r["speedup_upper_bound"] for r in results},
         "is_speedup": {str(r["T"]): r["is_speedup"] for r in results},
         "tau_alpha": {str(r["T"]): r["tau_alpha"] for r in results},
-        "acceptance": {str(r["T"]): {f"lag={p['lag_tau']:.3g}tau,rms={p['rms_displacement']:.2f},ncmc={p['protocol_steps']}": p["acceptance"]
-                                     for p in r["probes"]} for r in results},
-        "median_work_kT": {str(r["T"]): {f"lag={p['lag_tau']:.3g}tau,ncmc={p['protocol_steps']}": p["median_work_kT"] for p in r["probes"]} for r in results},
-        "best": {str(r["T"]): {k: r["best"][k] for k in ("lag_tau", "protocol_steps", "acceptance")} for r in results},
+        "acceptance": {str(r["T"]): {_label(p): p["acceptance"] for p in r["probes"]} for r in results},
+        "median_work_kT": {str(r["T"]): {_label(p): p["median_work_kT"] for p in r["probes"]} for r in results},
+        "best": {str(r["T"]): {k: r["best"][k] for k in ("lag_tau", "protocol_steps", "lambda_min", "acceptance")} for r in results},
         "cost_split": {str(r["T"]): r["cost_split"] for r in results},
         "n": args.n, "k": args.k, "quick": args.quick,
     }

@@ -106,7 +106,7 @@ def test_softened_ka_is_the_ka_potential_at_lambda_one_and_softer_below():
 
 
 # ----------------------------------------------------------------------------- invariance
-def _soft_double_well(n=2, height=1.0):
+def _soft_double_well(n=2, height=1.0, platform="Reference"):
     """n independent particles, U = h (x^2 - 1)^2 + (y^2 + z^2) / 2 (kT units at T* = 1); the
     double well of a particle with soft = 1 is scaled by lambda_soft."""
     import openmm
@@ -126,7 +126,8 @@ def _soft_double_well(n=2, height=1.0):
     for _ in range(n):
         top.addAtom("X", app.Element.getBySymbol("Ar"), top.addResidue("X", chain))
     integ = openmm.LangevinMiddleIntegrator(glassmm.units.temperature_to_kelvin(1.0), 1.0, 0.005)
-    sim = app.Simulation(top, system, integ, openmm.Platform.getPlatformByName("Reference"))
+    integ.setRandomNumberSeed(1)  # the MD segments between attempts repeat exactly
+    sim = app.Simulation(top, system, integ, openmm.Platform.getPlatformByName(platform))
     x0 = np.zeros((n, 3))
     x0[:, 0] = 1.0
     sim.context.setPositions(x0 * u.nanometer)
@@ -182,12 +183,13 @@ def test_ncmc_region_moves_keep_the_double_well_distribution_and_the_jump_energy
 
 
 def test_region_attempt_records_exact_terms_and_resumes(tmp_path):
-    """Work = energy change - heat per region; a checkpointed run continues exactly."""
-    sim = _soft_double_well()
+    """A checkpointed run continues exactly (the NCMC context's random state included)."""
     sel = RegionSelector(1, width=1.5, shell_radius=6.0, ramp=1.0, box=None)
 
     def make(out):
-        sim = _soft_double_well()
+        # CPU: the Reference platform draws every context's random numbers from one global
+        # generator, which a context checkpoint cannot restore once two contexts share it
+        sim = _soft_double_well(platform="CPU")
         move = RegionNCMCMove(_skewed_flow(), np.zeros(2, dtype=int), None, selector=sel, centres=FixedCentre(),
                               protocol=NCMCProtocol(steps=5))
         return GenerativeSampler(sim, move, 1.0, md_steps=3, proposals_per_cycle=2, check=JumpCheck(steps=0), seed=4,
@@ -207,12 +209,11 @@ def test_region_attempt_records_exact_terms_and_resumes(tmp_path):
     for r in a.records:
         assert r["kind"] == "region1-ncmc5" and r["n_moved"] == 1
         assert math.isfinite(r["work_kT"])
-    del sim
 
 
 @pytest.mark.slow
 def test_small_ka_energy_and_gr_match_plain_md_with_region_ncmc_moves():
-    """MD plus region NCMC moves (k = 8, 20 + 20 protocol steps) keeps <U> and g(r) of plain MD at T = 1."""
+    """MD plus region NCMC moves (k = 8, 10 + 10 protocol steps) keeps <U> and g(r) of plain MD at T = 1."""
     from glassmm.analysis.structure import RadialDistribution
     from glassmm.simulation import create_simulation, get_positions, potential_energy, run
 
@@ -235,13 +236,15 @@ def test_small_ka_energy_and_gr_match_plain_md_with_region_ncmc_moves():
     md = create_simulation(ka, "langevin", temperature=1.0, seed=12, threads=1)
     u_md, se_md, g_md = stats(md, lambda: md.step(every))
 
+    # small, nearly symmetric collective jumps (rms 0.02 per component) and a gentle protocol
+    # (lambda 1 -> 0.9 -> 1 over 10 + 10 steps): accepted often enough for the test to mean something
     torch.manual_seed(0)
     model = RegionFlowModel(8, bound=1.0, hidden=16, transforms=2)
-    model.scale.fill_(0.08)  # small collective jumps: accepted often enough to matter
+    model.fit(torch.randn(1024, model.n_context, dtype=torch.float64), 0.02 * torch.randn(1024, 8, 3, dtype=torch.float64), epochs=10)
     sim = create_simulation(ka, "langevin", temperature=1.0, seed=13, threads=1)
-    move = RegionNCMCMove(model, ka.types, ka.box, protocol=NCMCProtocol(steps=20))
+    move = RegionNCMCMove(model, ka.types, ka.box, protocol=NCMCProtocol(steps=10, lambda_min=0.9))
     sampler = GenerativeSampler(sim, move, 1.0, md_steps=every, proposals_per_cycle=1, check=JumpCheck(steps=0), seed=3, progress=False)
     u_s, se_s, g_s = stats(sim, lambda: sampler.run(sampler.cycle + 1))
-    assert sampler.summary()["accepted"] > 20
+    assert sampler.summary()["accepted"] > 10
     assert abs(u_md - u_s) < 4 * math.hypot(se_md, se_s), (u_md, u_s, se_md, se_s)
     assert np.abs(g_md - g_s).max() < 0.35, np.abs(g_md - g_s).max()

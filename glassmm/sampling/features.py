@@ -22,6 +22,11 @@ N_SPECIES = 2
 CAGE_RADIUS = 1.5  # first-shell edge, the first minimum of g_AA(r) at KA densities
 
 
+def feature_cutoff(radii: tuple[float, ...] = RADII) -> float:
+    """Range (reduced length) of the pairs a particle's features read."""
+    return max(radii) + 4 * SMOOTHING
+
+
 def n_features(n_species: int = N_SPECIES, radii: tuple[float, ...] = RADII) -> int:
     return n_species + n_species * len(radii) + 3
 
@@ -59,7 +64,7 @@ def local_features(
     """
     t = torch.as_tensor(np.asarray(types, dtype=np.int64))
     n = t.shape[0]
-    i, j, d, vec = neighbour_pairs(positions, box, max(radii) + 4 * SMOOTHING, "ijdD", full_list=True)
+    i, j, d, vec = neighbour_pairs(positions, box, feature_cutoff(radii), "ijdD", full_list=True)
     i, j = i.to(torch.int64), j.to(torch.int64)
     r = torch.as_tensor(radii, dtype=torch.float64)
     steps = torch.sigmoid((r[None, :] - d[:, None]) / SMOOTHING)  # (E, R)

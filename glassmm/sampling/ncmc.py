@@ -25,6 +25,10 @@ interaction cutoff do not interact through the whole protocol (the frozen partic
 them do not move), so their works and densities are separate and accepting each on its own is
 a product of independent exact kernels; the attempt checks the separation at the start, the
 midpoint (both sides of the jump) and the end, and rejects regions that came closer.
+
+The protocol runs on a second context (same platform) whose checkpoint goes into the sampler's,
+so a resumed run repeats exactly -- except on the Reference platform, which draws every
+context's random numbers from one global generator that no single checkpoint restores.
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ import torch
 
 from glassmm import units
 from glassmm.geometry import minimum_image
-from glassmm.sampling.features import local_features
 from glassmm.sampling.regions import FixedCentre, LatticeCentres, PropensityCentres, Region, RegionSelector
 from glassmm.systems import KA_CUTOFF_FACTOR, KA_MAX_CUTOFF
 
@@ -292,26 +295,26 @@ class RegionNCMCMove:
         # state of the protocol context: x0, fresh velocities on the active particles only
         m = sampler.masses
         v0 = rng.normal(size=x0.shape) * np.sqrt(kT / m)[:, None] * active[:, None]
-        self._set_soft(members)
-        ctx.setParameter(LAMBDA, 1.0)
-        ctx.setPositions(units.length_to_openmm(x0))
-        set_velocities(ctx, v0)
-        mask = [openmm.Vec3(1.0, 1.0, 1.0) if a else openmm.Vec3(0.0, 0.0, 0.0) for a in active]
-        self._integrator.setPerDofVariableByName("mask", mask)
-        self._integrator.setPerDofVariableByName("heat", [openmm.Vec3(0.0, 0.0, 0.0)] * len(x0))
         lambdas = prot.schedule()
+        if len(lambdas):  # plain MH (no steps) never touches the protocol context
+            self._set_soft(members)
+            ctx.setParameter(LAMBDA, 1.0)
+            ctx.setPositions(units.length_to_openmm(x0))
+            set_velocities(ctx, v0)
+            mask = [openmm.Vec3(1.0, 1.0, 1.0) if a else openmm.Vec3(0.0, 0.0, 0.0) for a in active]
+            self._integrator.setPerDofVariableByName("mask", mask)
+            self._integrator.setPerDofVariableByName("heat", [openmm.Vec3(0.0, 0.0, 0.0)] * len(x0))
         for lam in lambdas:  # soften: perturb, then propagate
             ctx.setParameter(LAMBDA, float(lam))
             self._integrator.step(1)
         t_md1 = time.perf_counter()
 
         # the jump, drawn at the midpoint
-        xm = get_positions(ctx)
-        feats = local_features(xm, self.types, self.box)
+        xm = get_positions(ctx) if len(lambdas) else x0
         contexts, jumps, log_qf = [], [], []
         xm2 = xm.copy()
         for r in regions:
-            c = self.model.context(xm, self.types, self.box, r.centre, r.members, feats)
+            c = self.model.context(xm, self.types, self.box, r.centre, r.members)
             d, lq = self.model.sample(c, gen)
             d = d.numpy()
             jumps.append(d)
@@ -319,29 +322,32 @@ class RegionNCMCMove:
             xm2[r.members] += d
         t_prop1 = time.perf_counter()
         jump_work = [0.0] * len(regions)
-        if self._work_term == "jump":  # the wrong rule (tests only): the jump's energy change alone
+        if self._work_term == "jump" and len(lambdas):  # the wrong rule (tests only): the jump's energy change alone
             e_before = potential_energy(ctx)
             for j, r in enumerate(regions):
                 y = xm.copy()
                 y[r.active] = xm2[r.active]
                 ctx.setPositions(units.length_to_openmm(y))
                 jump_work[j] = potential_energy(ctx) - e_before
-        ctx.setPositions(units.length_to_openmm(xm2))
+        if len(lambdas):
+            ctx.setPositions(units.length_to_openmm(xm2))
         t_md2 = time.perf_counter()
         for lam in np.concatenate([lambdas[::-1][1:], [1.0]]) if len(lambdas) else []:  # restore: propagate, then perturb
             self._integrator.step(1)
             ctx.setParameter(LAMBDA, float(lam))
-        state = ctx.getState(positions=True, velocities=True)
-        x_end = units.positions_from_openmm(state.getPositions(asNumpy=True))
-        v_end = units.velocities_from_openmm(state.getVelocities(asNumpy=True))
-        heat = np.asarray(self._integrator.getPerDofVariableByName("heat"), dtype=np.float64)
+        if len(lambdas):
+            state = ctx.getState(positions=True, velocities=True)
+            x_end = units.positions_from_openmm(state.getPositions(asNumpy=True))
+            v_end = units.velocities_from_openmm(state.getVelocities(asNumpy=True))
+            heat = np.asarray(self._integrator.getPerDofVariableByName("heat"), dtype=np.float64)
+        else:  # plain Metropolis-Hastings: no dynamics, no heat
+            x_end, v_end, heat = xm2, v0, np.zeros_like(v0)
         t_md3 = time.perf_counter()
 
         # reverse densities: the flow at x_m + d for -d, the region choice at x_end
-        feats2 = local_features(xm2, self.types, self.box)
         log_qr, log_sel_r = [], []
         for r, d in zip(regions, jumps):
-            c = self.model.context(xm2, self.types, self.box, r.centre, r.members, feats2)
+            c = self.model.context(xm2, self.types, self.box, r.centre, r.members)
             with torch.no_grad():
                 log_qr.append(float(self.model.log_prob(torch.as_tensor(-d), c)))
             log_sel_r.append(self.selector.log_prob(x_end, r, self.centres))
