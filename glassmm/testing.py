@@ -100,3 +100,36 @@ def equilibrated_liquid(n: int, temperature: float = 1.0, seed: int = 0, steps: 
     run(sim, steps)
     ka.positions_reduced = get_positions(sim.context)
     return ka
+
+
+def chain_statistics(simulation: Any, advance: Any, ka: Any, n_samples: int = 300, batches: int = 10) -> tuple[float, float, Any]:
+    """<U>/N, its batch-means standard error, and g(r) (r < 2.5, 50 bins) of a chain.
+
+    ``advance()`` moves the chain on (MD steps, or sampler cycles) before each sample is read
+    from ``simulation``'s context; two chains of the same liquid should agree within error.
+    """
+    import numpy as np
+
+    from glassmm.analysis.structure import RadialDistribution
+    from glassmm.simulation import get_positions, potential_energy
+
+    u, g = [], RadialDistribution(r_max=2.5, n_bins=50)
+    for _ in range(n_samples):
+        advance()
+        u.append(potential_energy(simulation.context) / ka.n_particles)
+        g.accumulate(get_positions(simulation.context), ka.box, ka.types)
+    arr = np.array(u)
+    se = arr[: len(arr) // batches * batches].reshape(batches, -1).mean(1).std(ddof=1) / np.sqrt(batches)
+    return float(arr.mean()), float(se), g.g
+
+
+def plain_md_reference(n: int = 160, temperature: float = 1.0, seed: int = 11, every: int = 50) -> tuple[Any, tuple[float, float, Any]]:
+    """A warmed KA liquid and the :func:`chain_statistics` of plain MD from it (samples every ``every`` steps).
+
+    The reference the samplers' small-KA checks compare their chains with.
+    """
+    from glassmm.simulation import create_simulation
+
+    ka = equilibrated_liquid(n, temperature, seed=seed, steps=4000, threads=1)
+    md = create_simulation(ka, "langevin", temperature=temperature, seed=seed + 1, threads=1)
+    return ka, chain_statistics(md, lambda: md.step(every), ka)

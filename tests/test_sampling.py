@@ -85,24 +85,34 @@ def test_features_are_image_and_translation_invariant():
 
 
 # ----------------------------------------------------------------------------- invariance
-def _double_well(n=2, height=1.0):
-    """n independent particles: U = h (x^2 - 1)^2 + (y^2 + z^2) / 2 in kT units at T* = 1."""
+def _double_well(n=2, height=1.0, soft=False, platform="Reference", seed=None):
+    """n independent particles: U = h (x^2 - 1)^2 + (y^2 + z^2) / 2 in kT units at T* = 1.
+
+    ``soft``: a per-particle ``soft`` flag scales a particle's double well by the global
+    ``lambda_soft`` (1 by default), which region NCMC moves use to soften their members.
+    """
     import openmm
     import openmm.app as app
     import openmm.unit as u
 
     system = openmm.System()
-    force = openmm.CustomExternalForce(f"{height}*(x^2-1)^2 + 0.5*(y^2+z^2)")
+    well = f"{height}*(x^2-1)^2"
+    force = openmm.CustomExternalForce((f"(1 - (1 - lambda_soft)*soft)*{well}" if soft else well) + " + 0.5*(y^2+z^2)")
+    if soft:
+        force.addPerParticleParameter("soft")
+        force.addGlobalParameter("lambda_soft", 1.0)
     for i in range(n):
         system.addParticle(1.0)
-        force.addParticle(i, [])
+        force.addParticle(i, [0.0] if soft else [])
     system.addForce(force)
     top = app.Topology()
     chain = top.addChain()
     for _ in range(n):
         top.addAtom("X", app.Element.getBySymbol("Ar"), top.addResidue("X", chain))
     integ = openmm.LangevinMiddleIntegrator(glassmm.units.temperature_to_kelvin(1.0), 1.0, 0.005)
-    sim = app.Simulation(top, system, integ, openmm.Platform.getPlatformByName("Reference"))
+    if seed is not None:
+        integ.setRandomNumberSeed(seed)
+    sim = app.Simulation(top, system, integ, openmm.Platform.getPlatformByName(platform))
     x0 = np.zeros((n, 3))
     x0[:, 0] = 1.0
     sim.context.setPositions(x0 * u.nanometer)
@@ -370,32 +380,15 @@ def test_accelerated_sampling_example_prints_its_json_line(tmp_path):
 @pytest.mark.slow
 def test_small_ka_energy_and_gr_match_plain_md():
     """The sampler's chain (MD + checked jumps) keeps <U> and g(r) of plain MD at T = 1."""
-    from glassmm.analysis.structure import RadialDistribution
-    from glassmm.simulation import create_simulation, get_positions, potential_energy, run
+    from glassmm.testing import chain_statistics, plain_md_reference
 
-    ka = glassmm.KobAndersen(160, positions="random", seed=11)
-    warm = create_simulation(ka, "langevin", temperature=1.0, seed=11, threads=1)
-    run(warm, 4000)
-    ka.positions_reduced = get_positions(warm.context)
-    n_samples, every = 300, 50
-
-    def stats(sim, advance):
-        u, g = [], RadialDistribution(r_max=2.5, n_bins=50)
-        for _ in range(n_samples):
-            advance()
-            u.append(potential_energy(sim.context) / ka.n_particles)
-            g.accumulate(get_positions(sim.context), ka.box, ka.types)
-        u = np.array(u)
-        se = u.reshape(10, -1).mean(1).std(ddof=1) / math.sqrt(10)  # batch means
-        return u.mean(), se, g.g
-
-    md = create_simulation(ka, "langevin", temperature=1.0, seed=12, threads=1)
-    u_md, se_md, g_md = stats(md, lambda: md.step(every))
+    every = 50
+    ka, (u_md, se_md, g_md) = plain_md_reference(every=every)
 
     sampler = _ka_sampler(ka, base_scale=0.7, md_steps=every, proposals_per_cycle=2)
     sim = sampler.simulation
     sampler.check = JumpCheck(steps=10)
-    u_s, se_s, g_s = stats(sim, lambda: sampler.run(sampler.cycle + 1))
+    u_s, se_s, g_s = chain_statistics(sim, lambda: sampler.run(sampler.cycle + 1), ka)
     assert sampler.summary()["accepted"] > 0
     assert abs(u_md - u_s) < 4 * math.hypot(se_md, se_s), (u_md, u_s, se_md, se_s)
     assert abs(g_md.max() - g_s.max()) < 0.1 * g_md.max() and abs(int(g_md.argmax()) - int(g_s.argmax())) <= 1

@@ -144,6 +144,48 @@ class PropensityScore:
         return np.asarray(self.predictor(positions, box, types).propensity, dtype=np.float64)
 
 
+class ScoreMixture:
+    """Per-particle probabilities (1 - w) / N + w softmax(z / T), z the standardised score.
+
+    The uniform part keeps every particle possible, so a reverse move never has probability
+    zero by choice alone; the last configuration's answer is cached (forward and reverse
+    moves ask twice about the same configuration).
+
+    Parameters
+    ----------
+    score : callable (positions, box, types) -> (N,), or None (uniform)
+    types : array of int (N,)
+    box : array (reduced) (3,) or None
+    weight : float in [0, 1)
+    temperature : float
+        Softmax temperature, in units of the score's standard deviation over the particles.
+    """
+
+    def __init__(self, score: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None, types: np.ndarray,
+                 box: np.ndarray | None, weight: float = 0.8, temperature: float = 1.0) -> None:
+        if not 0.0 <= weight < 1.0:
+            raise ValueError(f"score_weight must be in [0, 1); got {weight}")
+        self.score, self.types, self.box = score, np.asarray(types), box
+        self.weight, self.temperature = float(weight), float(temperature)
+        self._cache: tuple[bytes, np.ndarray] | None = None
+
+    def __call__(self, positions: np.ndarray) -> np.ndarray:
+        n = len(self.types)
+        if self.score is None or self.weight == 0.0:
+            return np.full(n, 1.0 / n)
+        key = positions.tobytes()
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        s = np.asarray(self.score(positions, self.box, self.types), dtype=np.float64)
+        if s.shape != (n,) or not np.isfinite(s).all():
+            raise ValueError(f"score returned shape {s.shape} or non-finite values; expected ({n},) finite")
+        z = (s - s.mean()) / (s.std() + 1e-12) / self.temperature
+        soft = np.exp(z - z.max())
+        p = (1.0 - self.weight) / n + self.weight * soft / soft.sum()
+        self._cache = (key, p)
+        return p
+
+
 class LocalMove(_Move):
     """A region around a centre chosen from the predicted propensity jumps; the rest stays.
 
@@ -178,27 +220,12 @@ class LocalMove(_Move):
         super().__init__(model, types, box)
         if not radius > 0:
             raise ValueError(f"radius must be positive; got {radius}")
-        if not 0.0 <= score_weight < 1.0:
-            raise ValueError(f"score_weight must be in [0, 1); got {score_weight}")
         self.radius, self.score, self.score_weight, self.score_temperature = float(radius), score, float(score_weight), float(score_temperature)
-        self._cache: tuple[bytes, np.ndarray] | None = None
+        self._mixture = ScoreMixture(score, self.types, self.box, score_weight, score_temperature)
 
     def centre_probabilities(self, positions: np.ndarray) -> np.ndarray:
         """p_c(x) (N,), summing to 1."""
-        n = len(self.types)
-        if self.score is None or self.score_weight == 0.0:
-            return np.full(n, 1.0 / n)
-        key = positions.tobytes()
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        s = np.asarray(self.score(positions, self.box, self.types), dtype=np.float64)
-        if s.shape != (n,) or not np.isfinite(s).all():
-            raise ValueError(f"score returned shape {s.shape} or non-finite values; expected ({n},) finite")
-        z = (s - s.mean()) / (s.std() + 1e-12) / self.score_temperature
-        soft = np.exp(z - z.max())
-        p = (1.0 - self.score_weight) / n + self.score_weight * soft / soft.sum()
-        self._cache = (key, p)
-        return p
+        return self._mixture(positions)
 
     def region(self, positions: np.ndarray, centre: int) -> np.ndarray:
         delta = positions - positions[centre]

@@ -225,28 +225,11 @@ class PropensityCentres:
         score_weight: float = 0.8,
         score_temperature: float = 1.0,
     ) -> None:
-        if not 0.0 <= score_weight < 1.0:
-            raise ValueError(f"score_weight must be in [0, 1); got {score_weight}")
-        self.score, self.types = score, np.asarray(types)
-        self.box = None if box is None else np.asarray(box, dtype=np.float64)
-        self.spread, self.score_weight, self.score_temperature = float(spread), float(score_weight), float(score_temperature)
-        self._cache: tuple[bytes, np.ndarray] | None = None
+        from glassmm.sampling.proposals import ScoreMixture
 
-    def particle_probabilities(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        if self.score is None or self.score_weight == 0.0:
-            return np.full(n, 1.0 / n)
-        key = x.tobytes()
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
-        s = np.asarray(self.score(x, self.box, self.types), dtype=np.float64)
-        if s.shape != (n,) or not np.isfinite(s).all():
-            raise ValueError(f"score returned shape {s.shape} or non-finite values; expected ({n},) finite")
-        z = (s - s.mean()) / (s.std() + 1e-12) / self.score_temperature
-        soft = np.exp(z - z.max())
-        p = (1.0 - self.score_weight) / n + self.score_weight * soft / soft.sum()
-        self._cache = (key, p)
-        return p
+        self.box = None if box is None else np.asarray(box, dtype=np.float64)
+        self.spread = float(spread)
+        self.particle_probabilities = ScoreMixture(score, types, self.box, score_weight, score_temperature)
 
     def draw(self, x: np.ndarray, rng: np.random.Generator) -> list[tuple[np.ndarray, float]]:
         pi = self.particle_probabilities(x)
