@@ -219,7 +219,6 @@ class RegionNCMCMove:
         self._work_term = "total"  # tests switch to "jump" (the wrong rule) to show the test can fail
         self._context: openmm.Context | None = None
         self._pending_checkpoint: bytes | None = None
-        self._types_t = torch.as_tensor(self.types)
 
     @property
     def min_spacing(self) -> float:
@@ -311,7 +310,7 @@ class RegionNCMCMove:
 
         # the jump, drawn at the midpoint
         xm = get_positions(ctx) if len(lambdas) else x0
-        contexts, jumps, log_qf = [], [], []
+        jumps, log_qf = [], []
         xm2 = xm.copy()
         for r in regions:
             c = self.model.context(xm, self.types, self.box, r.centre, r.members)
