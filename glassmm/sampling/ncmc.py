@@ -355,23 +355,23 @@ class RegionNCMCMove:
         # per-region total work, energies in the simulation's own context (the true potential)
         sctx = sampler.context
         separated = _zones_separated(regions, [x0, xm, xm2, x_end], self.box, self.cutoff)
-        works, d_u = [], []
+        works, d_u, e_region = [], [], []
         for j, r in enumerate(regions):
             y = x0.copy()
             y[r.active] = x_end[r.active]
             sctx.setPositions(units.length_to_openmm(y))
-            du = potential_energy(sctx) - energy0
+            e_region.append(potential_energy(sctx))  # U of x0 with only this region moved on
+            du = e_region[-1] - energy0
             dk = 0.5 * float((m[r.active, None] * (v_end[r.active] ** 2 - v0[r.active] ** 2)).sum())
             works.append(du + dk - float(heat[r.active].sum()) if self._work_term == "total" else jump_work[j])
             d_u.append(du)
         x_new = x0.copy()
         records = []
-        t_energy = time.perf_counter()
         for j, r in enumerate(regions):
             log_alpha = -works[j] / kT + log_qr[j] - log_qf[j] + log_sel_r[j] - r.log_prob
             if not separated[j]:
                 log_alpha = -math.inf
-            ok = bool(math.isfinite(log_alpha) or log_alpha == math.inf) and math.log(rng.uniform()) < log_alpha
+            ok = log_alpha > -math.inf and math.log(rng.uniform()) < log_alpha  # no draw for -inf or NaN
             if ok:
                 x_new[r.active] = x_end[r.active]
             records.append({
@@ -384,11 +384,17 @@ class RegionNCMCMove:
                 "energy_old": energy0,
             })
         sctx.setPositions(units.length_to_openmm(x_new))
-        energy = potential_energy(sctx) if any(r["accepted"] for r in records) else energy0
+        accepted = [j for j, rec in enumerate(records) if rec["accepted"]]
+        if not accepted:
+            energy = energy0
+        elif len(accepted) == 1:  # x_new is exactly that region's configuration, evaluated above
+            energy = e_region[accepted[0]]
+        else:
+            energy = potential_energy(sctx)
         sampler._refresh_velocities()  # a Gibbs step: the chain's velocities are redrawn either way
         t_end = time.perf_counter()
-        for rec in records:
-            rec["energy_new"] = energy0 + rec["delta_energy_kT"] * kT
+        for rec, e in zip(records, e_region):
+            rec["energy_new"] = e
         sampler.timers["proposal_s"] += (t_sel - t_start) + (t_prop1 - t_md1) + (t_prop2 - t_md3)
         sampler.timers["ncmc_md_s"] = sampler.timers.get("ncmc_md_s", 0.0) + (t_md1 - t_sel) + (t_md3 - t_md2)
         sampler.timers["energy_s"] += (t_md2 - t_prop1) + (t_end - t_prop2)
