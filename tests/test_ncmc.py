@@ -211,3 +211,31 @@ def test_small_ka_energy_and_gr_match_plain_md_with_region_ncmc_moves():
     assert sampler.summary()["accepted"] > 10
     assert abs(u_md - u_s) < 4 * math.hypot(se_md, se_s), (u_md, u_s, se_md, se_s)
     assert abs(g_md.max() - g_s.max()) < 0.1 * g_md.max() and abs(int(g_md.argmax()) - int(g_s.argmax())) <= 1
+
+
+def test_frozen_surroundings_chain_moves_only_members_and_samples_the_conditional_distribution():
+    """Each block moves only its member (the other particle is frozen, to the bit) and the chain
+    samples the exact double-well marginal: what a proposal fitted to its pairs is fitted to."""
+    from glassmm.sampling.training import frozen_surroundings_chain
+    from tests.test_sampling import _bin_z_scores, _double_well
+
+    n = 2
+    sim = _double_well(n, 1.0, seed=3)
+    sel = RegionSelector(1, width=1.5, shell_radius=6.0, ramp=1.0, box=None)
+    blocks = 4000
+    out = frozen_surroundings_chain(sim, np.zeros(n, dtype=int), None, sel, FixedCentre(), 1.0, blocks, 25,
+                                    seed=2, frame_every=1, progress=False)
+    fr, d = out["frames"], out["displacements"].numpy()
+    assert out["blocks"] == blocks and fr.shape == (blocks + 1, n, 3) and d.shape == (blocks, 1, 3)
+    moved = np.abs(np.diff(fr, axis=0)).max(-1) > 0  # (blocks, particles)
+    assert (moved.sum(1) == 1).all()  # exactly the member, every block
+    step = np.diff(fr, axis=0)[moved]
+    assert np.allclose(step, d[:, 0])
+    z = _bin_z_scores(fr[1:, :, 0], np.array([-2.5, -1.4, -1.0, -0.6, 0.0, 0.6, 1.0, 1.4, 2.5]))
+    assert np.abs(z).max() < 5.0, z
+    # the harmonic directions: <y^2 + z^2> = 2 kT, error by batch means
+    r2 = (fr[1:, :, 1:] ** 2).sum(-1).mean(1)
+    batches = r2.reshape(10, -1).mean(1)
+    assert abs(r2.mean() - 2.0) < 5 * batches.std(ddof=1) / math.sqrt(10), (r2.mean(), batches)
+    with pytest.raises(ValueError, match="block_steps"):
+        frozen_surroundings_chain(sim, np.zeros(n, dtype=int), None, sel, FixedCentre(), 1.0, 10, 0)

@@ -28,6 +28,7 @@ _EXPORTS = {
     "PropensityCentres": "regions",
     "FixedCentre": "regions",
     "region_training_table": "training",
+    "frozen_surroundings_chain": "training",
     "JumpCheck": "sampler",
     "collect_jump_pairs": "training",
     "load_proposal_model": "training",

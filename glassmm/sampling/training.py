@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from glassmm import units
 from glassmm.io import atomic_write
 from glassmm.sampling.diffusion import DiffusionProposalModel
 from glassmm.sampling.features import local_features, n_features
@@ -248,3 +249,113 @@ def region_training_table(
     if not contexts:
         raise ValueError("no regions drawn: empty pairs")
     return torch.stack(contexts), torch.stack(targets)
+
+
+def frozen_surroundings_chain(
+    simulation: Any,
+    types: np.ndarray,
+    box: np.ndarray | None,
+    selector: Any,
+    centres: Any,
+    temperature: float,
+    n_blocks: int,
+    block_steps: int,
+    seed: int = 0,
+    dt: float = 0.005,
+    friction: float = 1.0,
+    frame_every: int | None = None,
+    stop: Any = None,
+    max_wall_s: float | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Region moves with the surroundings frozen: training pairs for an MH region proposal, and the best such moves can do.
+
+    A chain of blocks from the simulation's current state. Each block draws regions as the
+    sampler does (``centres``, then ``selector``), gives only their members fresh Maxwell-
+    Boltzmann velocities and runs ``block_steps`` of masked Langevin MD (everything else
+    frozen), then records, per region, its condition at the block's start and the members'
+    displacement. The kernel is (up to its dt error) reversible with respect to the members'
+    conditional Boltzmann distribution given everything else, so a proposal fitted to its
+    pairs has Metropolis-Hastings acceptance near 1 -- unlike MD displacements at a lag, which
+    the surroundings' own motion made possible. The chain itself is the ideal version of the
+    sampler's MH region moves (every move accepted, drawn from the frozen-surroundings kernel):
+    how many blocks it needs to relax the liquid bounds what such moves can achieve.
+
+    Parameters
+    ----------
+    simulation : openmm.app.Simulation
+        Its context gives the start, the system and the platform; it is not advanced.
+    temperature : float (reduced)
+    n_blocks, block_steps : int
+        Blocks in the chain; masked MD steps per block.
+    dt : float (reduced time, tau)
+    friction : float (reduced, 1/tau)
+    frame_every : int, optional
+        Keep the whole configuration every this many blocks (and at the start).
+    stop : callable, optional
+        ``stop(frames)`` after each kept frame; True ends the chain early.
+    max_wall_s : float (s), optional
+        End the chain after this much wall time.
+
+    Returns
+    -------
+    dict with ``contexts`` (R, n_context) raw conditions and ``displacements`` (R, k, 3),
+    ``frames`` (F, N, 3), ``frame_blocks`` (F,) block counts of the frames, ``blocks``
+    (blocks run), ``block_wall_s`` (mean wall time per block) and ``wall_s``.
+    """
+    import openmm
+    from tqdm.auto import tqdm
+
+    from glassmm.sampling.ncmc import NCMCProtocol, ncmc_integrator
+    from glassmm.sampling.region_flow import region_context
+    from glassmm.simulation import get_positions, set_velocities
+
+    if n_blocks < 1 or block_steps < 1:
+        raise ValueError(f"n_blocks ({n_blocks}) and block_steps ({block_steps}) must be >= 1")
+    sim_context = simulation.context
+    system = sim_context.getSystem()
+    integ = ncmc_integrator(temperature, NCMCProtocol(steps=0, dt=dt, friction=friction), seed)
+    platform = sim_context.getPlatform()
+    props = {"Threads": platform.getPropertyValue(sim_context, "Threads")} if platform.getName() == "CPU" else {}
+    ctx = openmm.Context(system, integ, platform, props)
+    ctx.setPeriodicBoxVectors(*sim_context.getState().getPeriodicBoxVectors())
+    x = get_positions(sim_context)
+    ctx.setPositions(units.length_to_openmm(x))
+    n = len(x)
+    masses = np.array([units.mass_from_openmm(system.getParticleMass(i)) for i in range(n)])
+    rng = np.random.default_rng(seed)
+    types = np.asarray(types)
+    contexts, targets, frames, frame_blocks = [], [], [x.copy()], [0]
+    t0 = time.perf_counter()
+    blocks = 0
+    for b in tqdm(range(n_blocks), desc="frozen-surroundings blocks", disable=not progress, unit="block"):
+        regions = [selector.draw(x, c, lc, rng) for c, lc in centres.draw(x, rng)]
+        free = np.zeros(n, dtype=bool)
+        for r in regions:
+            free[r.members] = True
+        integ.setPerDofVariableByName("mask", [openmm.Vec3(1.0, 1.0, 1.0) if f else openmm.Vec3(0.0, 0.0, 0.0) for f in free])
+        set_velocities(ctx, rng.normal(size=x.shape) * np.sqrt(temperature / masses)[:, None] * free[:, None])
+        integ.step(block_steps)
+        y = get_positions(ctx)
+        for r in regions:
+            contexts.append(region_context(x, types, box, r.centre, r.members))
+            targets.append(torch.as_tensor(y[r.members] - x[r.members], dtype=torch.float64))
+        x = y
+        blocks = b + 1
+        if frame_every and blocks % frame_every == 0:
+            frames.append(x.copy())
+            frame_blocks.append(blocks)
+            if stop is not None and stop(np.stack(frames)):
+                break
+        if max_wall_s is not None and time.perf_counter() - t0 > max_wall_s:
+            break
+    wall = time.perf_counter() - t0
+    return {
+        "contexts": torch.stack(contexts),
+        "displacements": torch.stack(targets),
+        "frames": np.stack(frames),
+        "frame_blocks": np.array(frame_blocks),
+        "blocks": blocks,
+        "block_wall_s": wall / max(blocks, 1),
+        "wall_s": wall,
+    }
