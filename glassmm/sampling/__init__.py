@@ -4,7 +4,10 @@ Rooms: :mod:`features` (per-particle context of a configuration), :mod:`flows` (
 machinery and the flow-matching CNF), :mod:`diffusion` (a VP diffusion model sampled through
 its probability-flow ODE), :mod:`proposals` (global and propensity-chosen local moves with
 their exact proposal densities), :mod:`sampler` (the checked Markov chain around an OpenMM
-simulation) and :mod:`training` (jump pairs from MD, training, save/load).
+simulation), :mod:`training` (jump pairs from MD, frozen-surroundings region chains, training,
+save/load), and the collective region moves: :mod:`regions` (which particles), :mod:`region_flow`
+(a learnt joint jump), :mod:`harmonic` (a jump from the members' local harmonic model) and
+:mod:`ncmc` (the move, checked by NCMC or plain Metropolis-Hastings).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ _EXPORTS = {
     "NCMCProtocol": "ncmc",
     "RegionNCMCMove": "ncmc",
     "RegionFlowModel": "region_flow",
+    "HarmonicRegionProposal": "harmonic",
     "RegionSelector": "regions",
     "LatticeCentres": "regions",
     "PropensityCentres": "regions",

@@ -178,8 +178,8 @@ class RegionNCMCMove:
 
     Parameters
     ----------
-    model : RegionFlowModel
-        Joint density of the k members' displacements.
+    model : RegionFlowModel or HarmonicRegionProposal
+        Joint density of the k members' displacements (``bound`` None: unbounded support).
     types : array of int (N,)
     box : array (reduced) (3,) or None
     selector : RegionSelector, optional
@@ -202,7 +202,7 @@ class RegionNCMCMove:
         self.selector = selector if selector is not None else RegionSelector(model.k, box=self.box)
         if self.selector.k != model.k:
             raise ValueError(f"the selector draws k = {self.selector.k} particles; the model moves {model.k}")
-        if self.box is not None and model.bound >= 0.5 * float(self.box.min()):
+        if self.box is not None and model.bound is not None and model.bound >= 0.5 * float(self.box.min()):
             raise ValueError(f"proposal bound {model.bound} must be below half the smallest box edge ({0.5 * self.box.min():.3f})")
         self.cutoff = float(cutoff)
         if centres is None:
