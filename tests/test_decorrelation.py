@@ -29,4 +29,16 @@ def test_overlap_of_frozen_and_scrambled_frames():
     assert overlap_vs_lag(np.repeat(x, 3, axis=0))[2] == 1.0
     far = np.concatenate([x, x + 5.0])
     assert overlap_vs_lag(far)[1] == 0.0
-    assert random_overlap(1.2) == pytest.approx(1.2 * 4 / 3 * math.pi * 0.027)
+    # two independent uniform configurations of the same box: the self-overlap's uncorrelated value
+    # (measured over many pairs; the collective overlap's density * 4/3 pi a^3 = 0.136 would be 500x off)
+    n, density = 50, 1.2
+    side = (n / density) ** (1 / 3)
+    pairs = rng.uniform(0, side, size=(4000, 2, n, 3))
+    d = pairs[:, 1] - pairs[:, 0]
+    d -= side * np.round(d / side)  # the nearest image: positions in one periodic box
+    measured = ((d * d).sum(-1) < 0.09).mean()
+    expected = random_overlap(n, density)
+    assert expected == pytest.approx(1.2 * 4 / 3 * math.pi * 0.027 / n)
+    assert abs(measured - expected) < 5 * math.sqrt(expected / (4000 * n))
+    with pytest.raises(ValueError, match="n_particles"):
+        random_overlap(0, 1.2)

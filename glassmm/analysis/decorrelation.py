@@ -29,9 +29,16 @@ def overlap_vs_lag(frames: np.ndarray, a: float = 0.3, max_lag: int | None = Non
     return q
 
 
-def random_overlap(density: float, a: float = 0.3) -> float:
-    """Q of two uncorrelated configurations: the chance that a particle lies within a of a point."""
-    return float(density * 4.0 / 3.0 * math.pi * a**3)
+def random_overlap(n_particles: int, density: float, a: float = 0.3) -> float:
+    """Self-overlap Q of two uncorrelated configurations: the chance that a particle lies within a of its old place.
+
+    That is the volume of the a-ball over the box's, 4/3 pi a^3 density / N (about 3e-4 for
+    N = 500 at density 1.2). Not the collective overlap's density x 4/3 pi a^3: Q here follows
+    each particle, so it decays to (nearly) zero, not to 0.136.
+    """
+    if n_particles < 1 or not density > 0:
+        raise ValueError(f"n_particles ({n_particles}) must be >= 1 and density ({density}) positive")
+    return float(min(1.0, density * 4.0 / 3.0 * math.pi * a**3 / n_particles))
 
 
 def autocorrelation(series: np.ndarray, max_lag: int | None = None) -> np.ndarray:
