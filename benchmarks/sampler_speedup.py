@@ -35,6 +35,7 @@ import torch
 import glassmm
 from glassmm.analysis.decorrelation import autocorrelation, crossing_time, overlap_vs_lag, random_overlap
 from glassmm.sampling import GenerativeSampler, JumpCheck
+from glassmm.sampling.harmonic import HarmonicRegionProposal
 from glassmm.sampling.ncmc import NCMCProtocol, RegionNCMCMove
 from glassmm.sampling.region_flow import RegionFlowModel
 from glassmm.sampling.regions import LatticeCentres, RegionSelector
@@ -60,7 +61,7 @@ def trace(advance, n_frames: int, x_of) -> tuple[np.ndarray, np.ndarray]:
 
 
 def q_normalised(frames: np.ndarray, density: float) -> np.ndarray:
-    q0 = random_overlap(density)
+    q0 = random_overlap(frames.shape[1], density)
     return (overlap_vs_lag(frames, max_lag=len(frames) // 2) - q0) / (1 - q0)
 
 
@@ -151,7 +152,7 @@ def run_temperature(T: float, args) -> dict:
             acc = float(np.mean([r["accepted"] for r in recs]))
             w = np.array([r["work_kT"] for r in recs])
             gain = acc * args.k * rms**2 * len(recs) / args.probe_attempts / wall  # member distance^2 per second
-            p = {"lag_tau": lag_steps * DT, "lag_over_tau_alpha": frac, "rms_displacement": rms, "protocol_steps": steps,
+            p = {"proposal": "flow", "lag_tau": lag_steps * DT, "lag_over_tau_alpha": frac, "rms_displacement": rms, "protocol_steps": steps,
                  "lambda_min": lmin, "median_log_region_ratio": float(np.median([r["log_region_reverse"] - r["log_region_forward"] for r in recs])),
                  "attempts": len(recs), "acceptance": acc, "median_work_kT": float(np.median(w)),
                  "min_work_kT": float(w.min()), "median_log_q_ratio": float(np.median([r["log_q_reverse"] - r["log_q_forward"] for r in recs])),
@@ -163,18 +164,44 @@ def run_temperature(T: float, args) -> dict:
                   f"median log q ratio {p['median_log_q_ratio']:.1f}, {wall * 1e3:.0f} ms/attempt", flush=True)
             if best is None or gain > best[0] or (gain == best[0] and p["min_work_kT"] < best[1]["min_work_kT"]):
                 best = (gain, p, model)
+    for rho in args.harmonic_rho:  # no training: jumps from the members' local harmonic model, plain MH
+        model = HarmonicRegionProposal(args.k, T, rho=rho)
+        sim.context.setState(start)
+        move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=0))
+        s = GenerativeSampler(sim, move, T, md_steps=0, proposals_per_cycle=10, check=JumpCheck(steps=0),
+                              seed=args.seed, progress=False)
+        s.run(1)  # set-up outside the timing
+        t0 = time.perf_counter()
+        s.run(1 + max(1, args.probe_attempts // 10))
+        recs = s.records[10:]
+        wall = (time.perf_counter() - t0) / len(recs)
+        acc = float(np.mean([r["accepted"] for r in recs]))
+        w = np.array([r["work_kT"] for r in recs])
+        rms = float(np.sqrt(np.mean([r["rms_displacement"] ** 2 for r in recs])))
+        gain = acc * args.k * rms**2 / wall
+        p = {"proposal": "harmonic", "rho": rho, "lag_tau": None, "lag_over_tau_alpha": None, "rms_displacement": rms,
+             "protocol_steps": 0, "lambda_min": 1.0, "attempts": len(recs), "acceptance": acc, "median_work_kT": float(np.median(w)),
+             "min_work_kT": float(w.min()), "median_log_q_ratio": float(np.median([r["log_q_reverse"] - r["log_q_forward"] for r in recs])),
+             "median_log_region_ratio": float(np.median([r["log_region_reverse"] - r["log_region_forward"] for r in recs])),
+             "wall_s_per_attempt": wall, "distance2_per_s": gain}
+        probes.append(p)
+        print(f"T={T}: harmonic proposal rho={rho} (rms {rms:.3f}): acceptance {acc:.3f} ({len(recs)} regions), median work "
+              f"{p['median_work_kT']:.1f} kT, {wall * 1e3:.1f} ms/attempt", flush=True)
+        if best is None or gain > best[0]:
+            best = (gain, p, model)
     _, bp, bmodel = best
 
     # ---- the sampler with the best move, from the same state
     sim.context.setState(start)
     move = RegionNCMCMove(bmodel, ka.types, ka.box, selector=sel, centres=centres,
                           protocol=NCMCProtocol(steps=bp["protocol_steps"], lambda_min=bp["lambda_min"]))
-    sampler = GenerativeSampler(sim, move, T, md_steps=args.md_steps, proposals_per_cycle=1, check=JumpCheck(steps=0),
-                                seed=args.seed, progress=False)
+    sampler = GenerativeSampler(sim, move, T, md_steps=args.md_steps, proposals_per_cycle=args.proposals_per_cycle,
+                                check=JumpCheck(steps=0), seed=args.seed, progress=False)
     budget = args.budget * (md["q_wall_s"] if np.isfinite(md["q_wall_s"]) else walls[-1])
     # frames twice as dense in simulated time as MD's, so the sampler's own crossing is resolved
     per_frame = max(1, int(round(frame_steps / args.md_steps / 2)))
-    est = max(1, int(budget / max(1e-9, bp["wall_s_per_attempt"] * per_frame + md["frame_wall_s"] * args.md_steps * per_frame / frame_steps)))
+    est = max(1, int(budget / max(1e-9, bp["wall_s_per_attempt"] * args.proposals_per_cycle * per_frame
+                                  + md["frame_wall_s"] * args.md_steps * per_frame / frame_steps)))
     n_frames = max(4 * MIN_FRAMES_BEFORE_CROSSING, min(4 * args.frames, est))
     sframes, swalls = trace(lambda: sampler.run(sampler.cycle + per_frame), n_frames, lambda: get_positions(sim.context))
     # quench the sampler's frames only when its Q decorrelated: otherwise there is no IS time to compare
@@ -198,7 +225,8 @@ def run_temperature(T: float, args) -> dict:
     # barely moving value: compare IS times only where both chains decorrelated Q
     is_speedup = (md["is_wall_s"] / samp["is_wall_s"]) if (speedup is not None and np.isfinite(md["is_wall_s"])
                                                              and 0 < samp.get("is_wall_s", math.inf) < math.inf) else None
-    print(f"T={T}: sampler ({bp['lag_tau']:.3g} tau jumps, protocol {bp['protocol_steps']}) acceptance "
+    what = f"harmonic rho={bp['rho']}" if bp["proposal"] == "harmonic" else f"{bp['lag_tau']:.3g} tau flow jumps"
+    print(f"T={T}: sampler ({what}, protocol {bp['protocol_steps']}) acceptance "
           f"{summ['acceptance_rate']:.3f} over {summ['attempts']} regions; Q decorrelates in {s_q:.3g} s vs MD {md_q:.3g} s", flush=True)
     return {"T": T, "n": args.n, "tau_alpha": tau_alpha, "md": {k: v for k, v in md.items() if k not in ("q", "is_energy")},
             "probes": probes, "best": bp, "sampler": {"q_wall_s": s_q, "is_wall_s": samp.get("is_wall_s"), "wall_s": float(swalls[-1]),
@@ -218,10 +246,13 @@ def plot(results: list[dict], path: Path) -> None:
         c = r["curves"]
         axes[0].plot(np.arange(len(c["md_q"])) * c["md_frame_wall_s"], c["md_q"], "-", label=f"MD T={r['T']}")
         axes[0].plot(np.arange(len(c["sampler_q"])) * c["sampler_frame_wall_s"], c["sampler_q"], "--", label=f"sampler T={r['T']}")
-        for key in sorted({(p["protocol_steps"], p["lambda_min"]) for p in r["probes"]}):
-            ps = [p for p in r["probes"] if (p["protocol_steps"], p["lambda_min"]) == key]
-            axes[1].plot([p["rms_displacement"] for p in ps], [p["median_work_kT"] for p in ps], "o-",
-                         label=f"T={r['T']}, {key[0]} steps" + (f" to lambda {key[1]:g}" if key[0] else " (MH)"))
+        def key_of(p):
+            return (p.get("proposal", "flow"), p["protocol_steps"], p["lambda_min"])
+
+        for key in sorted({key_of(p) for p in r["probes"]}):
+            ps = [p for p in r["probes"] if key_of(p) == key]
+            axes[1].plot([p["rms_displacement"] for p in ps], [p["median_work_kT"] for p in ps], "o-" if key[0] == "flow" else "s--",
+                         label=f"T={r['T']}, {key[0]}, {key[1]} steps" + (f" to lambda {key[2]:g}" if key[1] else " (MH)"))
             for p in ps:
                 if p["acceptance"] > 0:
                     axes[1].annotate(f"{p['acceptance']:.2f}", (p["rms_displacement"], p["median_work_kT"]), fontsize=7)
@@ -248,6 +279,8 @@ def _clean(obj):
 
 
 def _label(p: dict) -> str:
+    if p.get("proposal") == "harmonic":
+        return f"rms={p['rms_displacement']:.2f},harmonic_rho={p['rho']:g},mh"
     return f"rms={p['rms_displacement']:.2f},lag={p['lag_tau']:.3g}tau,ncmc={p['protocol_steps']},lambda_min={p['lambda_min']:g}"
 
 
@@ -257,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="T = 0.6 only, shorter runs (under 10 minutes)")
     p.add_argument("-n", type=int, default=500)
     p.add_argument("-k", type=int, default=8, help="particles per region")
-    p.add_argument("--lags", type=float, nargs="+", default=[0.005, 0.03, 0.2, 1.0], help="jump lags as fractions of tau_alpha")
+    p.add_argument("--lags", type=float, nargs="*", default=[0.005, 0.03, 0.2, 1.0],
+                   help="jump lags (fractions of tau_alpha) of the region flows probed; none: no flows")
+    p.add_argument("--harmonic-rho", type=float, nargs="*", default=[0.8, 0.95], help="harmonic region proposals probed (plain MH)")
+    p.add_argument("--proposals-per-cycle", type=int, default=1, help="region attempts after each MD segment of the sampler")
     p.add_argument("--protocols", type=int, nargs="+", default=[0, 40, 200], help="NCMC steps per half")
     p.add_argument("--lambda-min", type=float, nargs="+", default=[0.0, 0.7], help="NCMC midpoint interaction strengths")
     p.add_argument("--frames", type=int, default=40)
@@ -296,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "tau_alpha": {str(r["T"]): r["tau_alpha"] for r in results},
         "acceptance": {str(r["T"]): {_label(p): p["acceptance"] for p in r["probes"]} for r in results},
         "median_work_kT": {str(r["T"]): {_label(p): p["median_work_kT"] for p in r["probes"]} for r in results},
-        "best": {str(r["T"]): {k: r["best"][k] for k in ("lag_tau", "protocol_steps", "lambda_min", "acceptance")} for r in results},
+        "best": {str(r["T"]): {k: r["best"].get(k) for k in ("proposal", "rho", "lag_tau", "protocol_steps", "lambda_min", "acceptance")}
+                 for r in results},
         "cost_split": {str(r["T"]): r["cost_split"] for r in results},
         "n": args.n, "k": args.k, "quick": args.quick,
     }

@@ -381,6 +381,7 @@ class RegionNCMCMove:
                 "log_region_forward": r.log_prob, "log_region_reverse": log_sel_r[j],
                 "log_alpha": log_alpha, "accepted_mh": ok, "check": None if separated[j] else "zones interacted",
                 "accepted": ok, "max_displacement": float(np.sqrt((jumps[j] ** 2).sum(1)).max()),
+                "rms_displacement": float(np.sqrt((jumps[j] ** 2).sum(1).mean())),
                 "energy_old": energy0,
             })
         sctx.setPositions(units.length_to_openmm(x_new))
