@@ -392,7 +392,12 @@ class RegionNCMCMove:
             energy = e_region[accepted[0]]
         else:
             energy = potential_energy(sctx)
-        sampler._refresh_velocities()  # a Gibbs step: the chain's velocities are redrawn either way
+        if prot.steps:
+            # the protocol drew the active zone's velocities afresh and its work counted them: a
+            # Gibbs step, so the chain's velocities are redrawn either way
+            sampler._refresh_velocities()
+        # plain MH moves positions only and pi(x, v) = pi(x) phi(v): the chain keeps its velocities,
+        # so the MD between attempts stays MD (redrawing them every cycle acts as extra friction)
         t_end = time.perf_counter()
         for rec, e in zip(records, e_region):
             rec["energy_new"] = e
