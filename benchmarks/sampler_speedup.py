@@ -14,7 +14,9 @@ For each temperature (N >= 500, density 1.2, CPU platform, this machine's cores)
    runs from the same state (MD segments plus region NCMC moves) for ``--budget`` x MD's
    decorrelation wall time; its Q and IS energy are measured the same way.
 
-speedup = MD wall time to decorrelate / sampler wall time to decorrelate (Q-based; "< x" when
+MD and the sampler each run ``--replicas`` times from the equilibrated configuration with fresh
+velocities (the same set for both), because one N = 500 trajectory's crossing scatters widely.
+speedup = mean MD wall time to decorrelate / mean sampler wall time to decorrelate (Q-based; "< x" when
 the sampler did not decorrelate within its budget, as an upper bound). The last line printed
 is one JSON object: ``speedup`` (dict keyed by T), ``acceptance`` (per T, move size and
 protocol), ``cost_split`` (per T, the sampler's wall-time fractions) and the tau_alpha measured.
@@ -40,7 +42,7 @@ from glassmm.sampling.ncmc import NCMCProtocol, RegionNCMCMove
 from glassmm.sampling.region_flow import RegionFlowModel
 from glassmm.sampling.regions import LatticeCentres, RegionSelector
 from glassmm.sampling.training import collect_jump_pairs, region_training_table
-from glassmm.simulation import create_simulation, get_positions, set_temperature
+from glassmm.simulation import create_simulation, get_positions, set_temperature, set_velocities
 
 DT = 0.005
 # equilibration (tau) and the longest MD measurement (tau) per temperature: several tau_alpha
@@ -112,15 +114,30 @@ def run_temperature(T: float, args) -> dict:
     print(f"T={T}: equilibrated {equil_tau:g} tau in {time.perf_counter() - t0:.0f} s", flush=True)
     start = sim.context.getState(positions=True, velocities=True)
 
-    # ---- plain MD
+    # ---- plain MD: replicas from the same configuration with fresh velocities (one N = 500
+    # trajectory's Q crossing scatters by tens of per cent; one pair of runs once gave 1.6 from noise)
     frame_steps = max(20, int(max_tau / DT / args.frames))
-    frames, walls = trace(lambda: sim.step(frame_steps), args.frames, lambda: get_positions(sim.context))
-    md = decorrelation(frames, walls, ka, with_is=True)
-    q = np.array(md["q"])
-    tau_alpha = resolved_crossing(np.arange(len(q)) * frame_steps * DT, q)
+    masses = np.array([glassmm.units.mass_from_openmm(sim.system.getParticleMass(i)) for i in range(args.n)])
+    kicks = [np.random.default_rng(args.seed + 1000 + r).normal(size=(args.n, 3)) * np.sqrt(T / masses)[:, None]
+             for r in range(args.replicas)]
+    md_reps = []
+    for r in range(args.replicas):
+        sim.context.setState(start)
+        set_velocities(sim.context, kicks[r])
+        frames, walls = trace(lambda: sim.step(frame_steps), args.frames, lambda: get_positions(sim.context))
+        rep = decorrelation(frames, walls, ka, with_is=(r == 0))
+        rep["tau_alpha"] = resolved_crossing(np.arange(len(rep["q"])) * frame_steps * DT, np.array(rep["q"]))
+        md_reps.append(rep)
+    md = dict(md_reps[0])
+    q_walls = [m["q_wall_s"] for m in md_reps]
+    md["q_wall_s"] = float(np.mean(q_walls))
+    md["frame_wall_s"] = float(np.mean([m["frame_wall_s"] for m in md_reps]))
+    md["q_wall_s_replicas"] = q_walls
+    md["tau_alpha_replicas"] = [m["tau_alpha"] for m in md_reps]
+    tau_alpha = float(np.mean(md["tau_alpha_replicas"]))
     md["tau_alpha"] = tau_alpha
-    print(f"T={T}: MD tau_alpha(Q) = {tau_alpha:.3g} tau, Q decorrelates in {md['q_wall_s']:.3g} s, "
-          f"IS energy in {md.get('is_wall_s', math.nan):.3g} s", flush=True)
+    print(f"T={T}: MD tau_alpha(Q) = {tau_alpha:.3g} tau (replicas {', '.join(f'{t:.3g}' for t in md['tau_alpha_replicas'])}), "
+          f"Q decorrelates in {md['q_wall_s']:.3g} s, IS energy in {md.get('is_wall_s', math.nan):.3g} s", flush=True)
 
     # ---- move sizes: flows trained on this MD's region displacements
     sel = RegionSelector(args.k, width=0.9, shell_radius=2.0, ramp=0.4, box=ka.box)
@@ -191,24 +208,36 @@ def run_temperature(T: float, args) -> dict:
             best = (gain, p, model)
     _, bp, bmodel = best
 
-    # ---- the sampler with the best move, from the same state
-    sim.context.setState(start)
-    move = RegionNCMCMove(bmodel, ka.types, ka.box, selector=sel, centres=centres,
-                          protocol=NCMCProtocol(steps=bp["protocol_steps"], lambda_min=bp["lambda_min"]))
-    sampler = GenerativeSampler(sim, move, T, md_steps=args.md_steps, proposals_per_cycle=args.proposals_per_cycle,
-                                check=JumpCheck(steps=0), seed=args.seed, progress=False)
+    # ---- the sampler with the best move: replicas from the same state and the MD replicas' velocities
     budget = args.budget * (md["q_wall_s"] if np.isfinite(md["q_wall_s"]) else walls[-1])
     # frames twice as dense in simulated time as MD's, so the sampler's own crossing is resolved
     per_frame = max(1, int(round(frame_steps / args.md_steps / 2)))
     est = max(1, int(budget / max(1e-9, bp["wall_s_per_attempt"] * args.proposals_per_cycle * per_frame
                                   + md["frame_wall_s"] * args.md_steps * per_frame / frame_steps)))
     n_frames = max(4 * MIN_FRAMES_BEFORE_CROSSING, min(4 * args.frames, est))
-    sframes, swalls = trace(lambda: sampler.run(sampler.cycle + per_frame), n_frames, lambda: get_positions(sim.context))
-    # quench the sampler's frames only when its Q decorrelated: otherwise there is no IS time to compare
-    samp = decorrelation(sframes, swalls, ka, with_is=False)
-    if math.isfinite(samp["q_wall_s"]):
-        samp = decorrelation(sframes, swalls, ka, with_is=True)
-    summ = sampler.summary()
+    s_reps, summs = [], []
+    for r in range(args.replicas):
+        sim.context.setState(start)
+        set_velocities(sim.context, kicks[r])
+        move = RegionNCMCMove(bmodel, ka.types, ka.box, selector=sel, centres=centres,
+                              protocol=NCMCProtocol(steps=bp["protocol_steps"], lambda_min=bp["lambda_min"]))
+        sampler = GenerativeSampler(sim, move, T, md_steps=args.md_steps, proposals_per_cycle=args.proposals_per_cycle,
+                                    check=JumpCheck(steps=0), seed=args.seed + r, progress=False)
+        sframes, swalls = trace(lambda: sampler.run(sampler.cycle + per_frame), n_frames, lambda: get_positions(sim.context))
+        # quench the sampler's frames only when its Q decorrelated (first replica): otherwise no IS time to compare
+        rep = decorrelation(sframes, swalls, ka, with_is=False)
+        if r == 0 and math.isfinite(rep["q_wall_s"]):
+            rep = decorrelation(sframes, swalls, ka, with_is=True)
+        rep["wall_s"] = float(swalls[-1])
+        s_reps.append(rep)
+        summs.append(sampler.summary())
+    samp = dict(s_reps[0])
+    s_walls = [x["q_wall_s"] for x in s_reps]
+    samp["q_wall_s"] = float(np.mean(s_walls)) if all(math.isfinite(v) for v in s_walls) else (
+        math.nan if any(math.isnan(v) for v in s_walls) else math.inf)
+    summ = summs[0]
+    summ["acceptance_rate"] = float(np.mean([x["acceptance_rate"] for x in summs]))
+    summ["attempts"] = int(sum(x["attempts"] for x in summs))
     timers = summ["timers_s"]
     total = sum(timers.values())
     split = {k: v / total for k, v in timers.items()} if total else {}
@@ -220,7 +249,8 @@ def run_temperature(T: float, args) -> dict:
         bound = None
     else:
         speedup = None
-        bound = md_q / swalls[-1]
+        # a replica that did not decorrelate would have needed more than its whole run
+        bound = md_q / float(np.mean([x["q_wall_s"] if math.isfinite(x["q_wall_s"]) else x["wall_s"] for x in s_reps]))
     # the IS-energy autocorrelation of a chain that has not decorrelated its Q is noise around a
     # barely moving value: compare IS times only where both chains decorrelated Q
     is_speedup = (md["is_wall_s"] / samp["is_wall_s"]) if (speedup is not None and np.isfinite(md["is_wall_s"])
@@ -229,8 +259,11 @@ def run_temperature(T: float, args) -> dict:
     print(f"T={T}: sampler ({what}, protocol {bp['protocol_steps']}) acceptance "
           f"{summ['acceptance_rate']:.3f} over {summ['attempts']} regions; Q decorrelates in {s_q:.3g} s vs MD {md_q:.3g} s", flush=True)
     return {"T": T, "n": args.n, "tau_alpha": tau_alpha, "md": {k: v for k, v in md.items() if k not in ("q", "is_energy")},
-            "probes": probes, "best": bp, "sampler": {"q_wall_s": s_q, "is_wall_s": samp.get("is_wall_s"), "wall_s": float(swalls[-1]),
-                                                     "acceptance": summ["acceptance_rate"], "attempts": summ["attempts"]},
+            "probes": probes, "best": bp, "sampler": {"q_wall_s": s_q, "is_wall_s": samp.get("is_wall_s"), "wall_s": s_reps[0]["wall_s"],
+                                                     "q_wall_s_replicas": s_walls, "run_wall_s_replicas": [x["wall_s"] for x in s_reps],
+                                                     "acceptance": summ["acceptance_rate"],
+                                                     "attempts": summ["attempts"]},
+            "speedup_replicas": [a / b if math.isfinite(a) and math.isfinite(b) and b > 0 else None for a, b in zip(q_walls, s_walls)],
             "speedup": speedup, "speedup_upper_bound": bound, "is_speedup": is_speedup, "cost_split": split,
             "curves": {"md_q": md["q"], "md_frame_wall_s": md["frame_wall_s"], "sampler_q": samp["q"], "sampler_frame_wall_s": samp["frame_wall_s"]}}
 
@@ -303,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--probe-attempts", type=int, default=30)
     p.add_argument("--md-steps", type=int, default=100, help="MD steps per sampler cycle")
     p.add_argument("--budget", type=float, default=2.0, help="sampler wall budget, in MD decorrelation times")
+    p.add_argument("--replicas", type=int, default=3, help="MD and sampler runs per temperature (fresh velocities each)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/results/sampler_speedup")
     p.add_argument("--replot", help="only redraw the figure from this results.json")
@@ -327,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
     plot(_clean(results), out / "sampler_speedup.png")
     summary = {
         "speedup": {str(r["T"]): r["speedup"] for r in results},
+        "speedup_replicas": {str(r["T"]): r.get("speedup_replicas") for r in results},
+        "md_q_wall_s_replicas": {str(r["T"]): r["md"].get("q_wall_s_replicas") for r in results},
+        "sampler_q_wall_s_replicas": {str(r["T"]): r["sampler"].get("q_wall_s_replicas") for r in results},
+        "sampler_run_wall_s_replicas": {str(r["T"]): r["sampler"].get("run_wall_s_replicas") for r in results},
         "speedup_upper_bound": {str(r["T"]): r["speedup_upper_bound"] for r in results},
         "is_speedup": {str(r["T"]): r["is_speedup"] for r in results},
         "tau_alpha": {str(r["T"]): r["tau_alpha"] for r in results},
