@@ -1,11 +1,13 @@
 """Generative-proposal sampling of a small KA liquid on the CPU, against plain MD at equal wall-clock.
 
 1. Melt and quench N = 200 KA particles to T (default 0.8) in OpenMM (Langevin).
-2. Train a proposal model (CNF by flow matching, or diffusion) on (x_t, x_{t+lag}) pairs from
-   that MD, or load one with --proposal.
+2. The proposal: by default (``--move harmonic``) k = 8 particle region jumps from the members'
+   local harmonic model (no training); ``--move region`` trains a region flow on that MD's region
+   displacements, ``--move local`` a CNF or diffusion model on (x_t, x_{t+lag}) pairs; or load
+   one with --proposal.
 3. From the same equilibrated state, run (a) plain MD and (b) the sampler (MD segments plus
-   propensity-chosen local jumps, each checked by exact Metropolis-Hastings) for the same
-   wall-clock budget, saving frames with their wall-clock times.
+   jumps, each checked by exact Metropolis-Hastings or NCMC) for the same wall-clock budget,
+   saving frames with their wall-clock times.
 4. Measure the self-overlap Q(lag) (a = 0.3 sigma, unwrapped positions, averaged over time
    origins) against wall-clock lag, and the wall-clock time for Q to fall below 1/e (its
    long-time value is 0): the decorrelation time of each method.
@@ -37,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--proposal", help="load this proposal model instead of training one")
     p.add_argument("--budget", type=float, default=45.0, help="wall-clock seconds for each method")
     p.add_argument("--md-steps", type=int, default=100, help="MD steps per sampler cycle (and per MD frame)")
-    p.add_argument("--move", default="region", choices=("region", "local"),
-                   help="region: k-particle collective jumps checked by NCMC (zuko coupling flow; the benchmark's "
-                        "best setting); local: the CNF/diffusion single-region jumps checked by plain MH")
+    p.add_argument("--move", default="harmonic", choices=("harmonic", "region", "local"),
+                   help="harmonic: k-particle collective jumps from the members' local harmonic model, plain MH (no "
+                        "training; the benchmarks' best setting); region: the same regions with a zuko coupling flow "
+                        "trained on MD, checked by NCMC; local: the CNF/diffusion single-region jumps checked by plain MH")
+    p.add_argument("--rho", type=float, default=0.8, help="harmonic move: memory of the Ornstein-Uhlenbeck step")
     p.add_argument("-k", type=int, default=8, help="region move: particles per region")
     p.add_argument("--ncmc-steps", type=int, default=100, help="region move: NCMC steps per protocol half (0 = plain MH)")
     p.add_argument("--region-lag-steps", type=int, default=20, help="region move: MD lag of the training displacements")
@@ -67,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ka, sim = ka_simulation(T, n_particles=args.n_particles, seed=args.seed)
     print(f"glassmm {glassmm.__version__}: KA N={ka.n_particles} equilibrated at T={T}", flush=True)
 
-    if args.move == "region":
+    if args.move in ("region", "harmonic"):
+        from glassmm.sampling.harmonic import HarmonicRegionProposal
         from glassmm.sampling.ncmc import NCMCProtocol, RegionNCMCMove
         from glassmm.sampling.region_flow import RegionFlowModel
         from glassmm.sampling.regions import LatticeCentres, RegionSelector
@@ -77,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sel = RegionSelector(args.k, box=ka.box)
         centres = LatticeCentres(ka.box, 2 * sel.zone_radius + KA_MAX_CUTOFF + 0.5)
-        if args.proposal:
+        if args.move == "harmonic":
+            model = HarmonicRegionProposal(args.k, T, rho=args.rho)
+            history = {"harmonic_rho": args.rho}
+        elif args.proposal:
             model = RegionFlowModel.load(args.proposal)
             history = {"loaded": args.proposal}
         else:
@@ -121,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     # (b) the sampler from the same state
     sim.context.setPositions(start_state.getPositions())
     set_velocities(sim.context, v0)
-    if args.move == "region":
-        move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=args.ncmc_steps))
+    if args.move in ("region", "harmonic"):
+        steps = 0 if args.move == "harmonic" else args.ncmc_steps  # the harmonic model is of the full potential
+        move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=steps))
     else:
         score = None if args.score == "none" else PropensityScore(args.score)
         move = LocalMove(model, ka.types, ka.box, radius=args.radius, score=score)
@@ -165,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "md_only_decorrelation_time_s": finite["md_only"],
         "sampler_decorrelation_time_s": finite["sampler"],
         "speedup": speedup,
-        "proposal_kind": "region-nsf" if args.move == "region" else model.kind,
+        "proposal_kind": {"region": "region-nsf", "harmonic": "region-harmonic"}.get(args.move) or model.kind,
         "temperature": T,
         "n_particles": ka.n_particles,
         "budget_s": args.budget,

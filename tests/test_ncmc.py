@@ -309,3 +309,38 @@ def test_harmonic_region_proposal_density_is_exact_and_its_moves_are_accepted():
     # measured on T = 0.6, N = 200: acceptance 0.27-0.33 at rho = 0.8, median largest member jump 0.09-0.10
     assert s.acceptance_rate() > 0.12, (s.acceptance_rate(), [round(r["log_alpha"], 1) for r in s.records[:10]])
     assert np.median([r["max_displacement"] for r in s.records]) > 0.05
+
+
+@pytest.mark.slow
+def test_small_ka_energy_and_gr_match_plain_md_with_harmonic_region_moves_and_the_symmetric_shortcut_does_not():
+    """MD plus harmonic region MH moves (k = 8, four per cycle) keeps <U> and g(r) of plain MD at
+    T = 1; dropping the Hastings ratio (treating the Newton-biased Gaussian as symmetric) pulls
+    the chain towards the quadratic models' minima, which the same <U> test must catch."""
+    from glassmm.sampling.harmonic import HarmonicRegionProposal
+    from glassmm.simulation import create_simulation
+    from glassmm.testing import chain_statistics, plain_md_reference
+
+    every = 50
+    ka, (u_md, se_md, g_md) = plain_md_reference(every=every)
+
+    class Symmetric(HarmonicRegionProposal):  # the wrong rule: log q(-d | x + d) read as log q(d | x)
+        def log_prob(self, d, context):
+            return torch.tensor(0.0, dtype=torch.float64)
+
+        def sample(self, context, generator):
+            d, _ = super().sample(context, generator)
+            return d, torch.tensor(0.0, dtype=torch.float64)
+
+    out = {}
+    for name, cls in (("exact", HarmonicRegionProposal), ("symmetric", Symmetric)):
+        sim = create_simulation(ka, "langevin", temperature=1.0, seed=13, threads=1)
+        move = RegionNCMCMove(cls(8, 1.0, rho=0.5), ka.types, ka.box, protocol=NCMCProtocol(steps=0))
+        sampler = GenerativeSampler(sim, move, 1.0, md_steps=every, proposals_per_cycle=4, check=JumpCheck(steps=0), seed=3,
+                                    progress=False)
+        out[name] = chain_statistics(sim, lambda: sampler.run(sampler.cycle + 1), ka) + (sampler.acceptance_rate(),)
+    u_s, se_s, g_s, acc = out["exact"]
+    assert acc > 0.05, acc
+    assert abs(u_md - u_s) < 4 * math.hypot(se_md, se_s), (u_md, u_s, se_md, se_s)
+    assert abs(g_md.max() - g_s.max()) < 0.1 * g_md.max() and abs(int(g_md.argmax()) - int(g_s.argmax())) <= 1
+    u_bad, se_bad, _, _ = out["symmetric"]
+    assert abs(u_md - u_bad) > 5 * math.hypot(se_md, se_bad), (u_md, u_bad, se_md, se_bad)

@@ -354,7 +354,8 @@ def test_cli_train_proposal_then_sample_and_resume(tmp_path, capsys):
     assert main(["sample", "--proposal", str(tmp_path / "missing.pt"), "-T", "1", "-o", str(tmp_path / "x")]) == 2
 
 
-def test_accelerated_sampling_example_prints_its_json_line(tmp_path):
+@pytest.mark.parametrize("move", ["harmonic", "region"])
+def test_accelerated_sampling_example_prints_its_json_line(tmp_path, move):
     import subprocess
     import sys
     from pathlib import Path
@@ -362,7 +363,7 @@ def test_accelerated_sampling_example_prints_its_json_line(tmp_path):
     script = Path(__file__).resolve().parents[1] / "examples" / "accelerated_sampling.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--budget", "3", "--epochs", "2", "--pairs", "12", "--score", "none",
-         "-o", str(tmp_path / "out")],
+         "--move", move, "-o", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
