@@ -246,18 +246,25 @@ def test_frozen_surroundings_chain_moves_only_members_and_samples_the_conditiona
 
 
 # ----------------------------------------------------------------------------- harmonic region jumps
+def _ka_with_compact_region(seed, platform, steps, centre, k):
+    """A 200-particle KA liquid at T = 0.8 after ``steps`` MD steps, and particle ``centre`` with its k - 1 nearest neighbours."""
+    from glassmm.simulation import create_simulation, get_positions
+
+    ka = glassmm.KobAndersen(200, positions="random", seed=seed)
+    sim = create_simulation(ka, "langevin", temperature=0.8, seed=seed, platform=platform)
+    sim.step(steps)
+    x = get_positions(sim.context)
+    d = glassmm.geometry.minimum_image(x - x[centre], ka.box)
+    return ka, sim, x, np.argsort((d * d).sum(1))[:k]
+
+
 def test_harmonic_region_model_force_and_hessian_match_openmm_and_finite_differences():
     """The members' force equals OpenMM's; the Hessian equals central differences of OpenMM's forces."""
     from glassmm.sampling.harmonic import ka_region_hessian
-    from glassmm.simulation import create_simulation, get_forces, get_positions
+    from glassmm.simulation import get_forces
 
-    ka = glassmm.KobAndersen(200, positions="random", seed=1)
-    sim = create_simulation(ka, "langevin", temperature=0.8, seed=1, platform="Reference")
-    sim.step(300)
-    x = get_positions(sim.context)
     # particle 3 and its nearest neighbours as members, so member-member blocks are exercised
-    d = glassmm.geometry.minimum_image(x - x[3], ka.box)
-    members = np.argsort((d * d).sum(1))[:4]
+    ka, sim, x, members = _ka_with_compact_region(1, "Reference", 300, centre=3, k=4)
     force, hess = ka_region_hessian(x, ka.types, ka.box, members)
     assert np.allclose(force, get_forces(sim.context)[members], rtol=1e-6, atol=1e-6)
     h = 1e-5
@@ -280,14 +287,8 @@ def test_harmonic_region_proposal_density_is_exact_and_its_moves_are_accepted():
     Hessian; the draws follow it; and as plain MH region moves on a KA liquid it moves eight
     particles at once and is accepted."""
     from glassmm.sampling.harmonic import HarmonicRegionProposal
-    from glassmm.simulation import create_simulation, get_positions
 
-    ka = glassmm.KobAndersen(200, positions="random", seed=2)
-    sim = create_simulation(ka, "langevin", temperature=0.8, seed=2, platform="CPU")
-    sim.step(2000)
-    x = get_positions(sim.context)
-    d0 = glassmm.geometry.minimum_image(x - x[0], ka.box)
-    members = np.argsort((d0 * d0).sum(1))[:8]
+    ka, sim, x, members = _ka_with_compact_region(2, "CPU", 2000, centre=0, k=8)
     prop = HarmonicRegionProposal(8, 0.8, rho=0.8)
     ctx = prop.context(x, ka.types, ka.box, x[0], members)
     gen = torch.Generator().manual_seed(0)
