@@ -44,9 +44,8 @@ sys.path.insert(0, str(HERE))
 
 import glassmm  # noqa: E402
 import sampler_speedup as sp  # noqa: E402  (same equilibration, Q and crossing rules)
-from glassmm.sampling import GenerativeSampler, JumpCheck  # noqa: E402
 from glassmm.sampling.harmonic import HarmonicRegionProposal  # noqa: E402
-from glassmm.sampling.ncmc import NCMCProtocol, RegionNCMCMove  # noqa: E402
+from glassmm.sampling.ncmc import NCMCProtocol  # noqa: E402
 from glassmm.sampling.region_flow import RegionFlowModel  # noqa: E402
 from glassmm.sampling.regions import LatticeCentres, RegionSelector  # noqa: E402
 from glassmm.sampling.training import collect_jump_pairs, frozen_surroundings_chain, region_training_table  # noqa: E402
@@ -62,26 +61,6 @@ def single_origin_q(frames: np.ndarray, density: float) -> np.ndarray:
     q0 = random_overlap(frames.shape[1], density)
     d = np.sqrt(((frames - frames[0]) ** 2).sum(-1))
     return ((d < 0.3).mean(-1) - q0) / (1 - q0)
-
-
-def probe_mh(sim, start, model, ka, sel, centres, T, attempts, seed) -> dict:
-    sim.context.setState(start)
-    move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=0))
-    # 10 attempts per cycle: the cycle's one energy evaluation is shared, as after an MD segment
-    s = GenerativeSampler(sim, move, T, md_steps=0, proposals_per_cycle=10, check=JumpCheck(steps=0), seed=seed, progress=False)
-    s.run(1)  # set-up outside the timing
-    t0 = time.perf_counter()
-    s.run(1 + max(1, attempts // 10))
-    attempts = len(s.records) - 10
-    wall = (time.perf_counter() - t0) / attempts
-    recs = s.records[10:]
-    w = np.array([r["work_kT"] for r in recs])
-    return {"attempts": len(recs), "acceptance": float(np.mean([r["accepted"] for r in recs])),
-            "median_work_kT": float(np.median(w)), "min_work_kT": float(w.min()),
-            "median_log_q_ratio": float(np.median([r["log_q_reverse"] - r["log_q_forward"] for r in recs])),
-            "median_log_alpha": float(np.median([r["log_alpha"] for r in recs])),
-            "median_max_displacement": float(np.median([r["max_displacement"] for r in recs])),
-            "wall_s_per_attempt": wall}
 
 
 def cavity_probe(sim, start, ka, T: float, k: int, n_regions: int, checkpoints: list[int], seed: int) -> dict:
@@ -203,7 +182,7 @@ def run_temperature(T: float, args) -> dict:
 
     # ---- proposals: fitted to the chain's kernel vs to MD displacements over the same time
     model_f, nll_f = fit_flow(chain["contexts"], chain["displacements"], args.k, ka.box, args.epochs, args.seed)
-    frozen = probe_mh(sim, start, model_f, ka, sel, centres, T, args.probe_attempts, args.seed)
+    frozen = sp.probe_mh(sim, start, model_f, ka, sel, centres, T, args.probe_attempts, args.seed)
     frozen.update(validation_nll=nll_f, rms_displacement=float(d.pow(2).sum(-1).mean().sqrt()), pairs=len(d))
     sim.context.setState(start)
     pairs = collect_jump_pairs(sim, ka.types, ka.box, args.block_steps, args.md_pairs, stride_steps=args.block_steps // 4, progress=False)
@@ -211,11 +190,11 @@ def run_temperature(T: float, args) -> dict:
     tabs = [region_training_table(pairs, sel, centres, rng) for _ in range(args.md_regions_per_frame)]
     C, D = torch.cat([a for a, _ in tabs]), torch.cat([b for _, b in tabs])
     model_m, nll_m = fit_flow(C, D, args.k, ka.box, args.epochs, args.seed)
-    md_trained = probe_mh(sim, start, model_m, ka, sel, centres, T, args.probe_attempts, args.seed)
+    md_trained = sp.probe_mh(sim, start, model_m, ka, sel, centres, T, args.probe_attempts, args.seed)
     md_trained.update(validation_nll=nll_m, rms_displacement=float(D.pow(2).sum(-1).mean().sqrt()), pairs=len(D))
     harmonic = {}
     for rho in args.harmonic_rho:
-        h = probe_mh(sim, start, HarmonicRegionProposal(args.k, T, rho=rho), ka, sel, centres, T, args.probe_attempts, args.seed)
+        h = sp.probe_mh(sim, start, HarmonicRegionProposal(args.k, T, rho=rho), ka, sel, centres, T, args.probe_attempts, args.seed)
         harmonic[str(rho)] = h
         print(f"T={T}: harmonic proposal rho={rho}: MH acceptance {h['acceptance']:.3f} of {h['attempts']}, median largest "
               f"member jump {h['median_max_displacement']:.3f}, median log alpha {h['median_log_alpha']:.1f}, "

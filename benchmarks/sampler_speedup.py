@@ -101,6 +101,31 @@ def decorrelation(frames, walls, ka, with_is: bool) -> dict:
     return res
 
 
+def probe_mh(sim, start, model, ka, sel, centres, T: float, attempts: int, seed: int) -> dict:
+    """Plain-MH region moves of ``model`` from ``start`` (no MD): acceptance, work, densities, wall time per attempt.
+
+    10 attempts per cycle, so the cycle's one energy evaluation is shared as after an MD segment;
+    the first cycle (set-up) is not timed.
+    """
+    sim.context.setState(start)
+    move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=0))
+    s = GenerativeSampler(sim, move, T, md_steps=0, proposals_per_cycle=10, check=JumpCheck(steps=0), seed=seed, progress=False)
+    s.run(1)
+    t0 = time.perf_counter()
+    s.run(1 + max(1, attempts // 10))
+    recs = s.records[10:]
+    wall = (time.perf_counter() - t0) / len(recs)
+    w = np.array([r["work_kT"] for r in recs])
+    return {"attempts": len(recs), "acceptance": float(np.mean([r["accepted"] for r in recs])),
+            "median_work_kT": float(np.median(w)), "min_work_kT": float(w.min()),
+            "median_log_q_ratio": float(np.median([r["log_q_reverse"] - r["log_q_forward"] for r in recs])),
+            "median_log_region_ratio": float(np.median([r["log_region_reverse"] - r["log_region_forward"] for r in recs])),
+            "median_log_alpha": float(np.median([r["log_alpha"] for r in recs])),
+            "median_max_displacement": float(np.median([r["max_displacement"] for r in recs])),
+            "rms_displacement": float(np.sqrt(np.mean([r["rms_displacement"] ** 2 for r in recs]))),
+            "wall_s_per_attempt": wall}
+
+
 def run_temperature(T: float, args) -> dict:
     equil_tau, max_tau = PLAN.get(T, (300.0, 600.0))
     if args.quick:
@@ -183,26 +208,13 @@ def run_temperature(T: float, args) -> dict:
                 best = (gain, p, model)
     for rho in args.harmonic_rho:  # no training: jumps from the members' local harmonic model, plain MH
         model = HarmonicRegionProposal(args.k, T, rho=rho)
-        sim.context.setState(start)
-        move = RegionNCMCMove(model, ka.types, ka.box, selector=sel, centres=centres, protocol=NCMCProtocol(steps=0))
-        s = GenerativeSampler(sim, move, T, md_steps=0, proposals_per_cycle=10, check=JumpCheck(steps=0),
-                              seed=args.seed, progress=False)
-        s.run(1)  # set-up outside the timing
-        t0 = time.perf_counter()
-        s.run(1 + max(1, args.probe_attempts // 10))
-        recs = s.records[10:]
-        wall = (time.perf_counter() - t0) / len(recs)
-        acc = float(np.mean([r["accepted"] for r in recs]))
-        w = np.array([r["work_kT"] for r in recs])
-        rms = float(np.sqrt(np.mean([r["rms_displacement"] ** 2 for r in recs])))
+        p = probe_mh(sim, start, model, ka, sel, centres, T, args.probe_attempts, args.seed)
+        rms, acc, wall = p["rms_displacement"], p["acceptance"], p["wall_s_per_attempt"]
         gain = acc * args.k * rms**2 / wall
-        p = {"proposal": "harmonic", "rho": rho, "lag_tau": None, "lag_over_tau_alpha": None, "rms_displacement": rms,
-             "protocol_steps": 0, "lambda_min": 1.0, "attempts": len(recs), "acceptance": acc, "median_work_kT": float(np.median(w)),
-             "min_work_kT": float(w.min()), "median_log_q_ratio": float(np.median([r["log_q_reverse"] - r["log_q_forward"] for r in recs])),
-             "median_log_region_ratio": float(np.median([r["log_region_reverse"] - r["log_region_forward"] for r in recs])),
-             "wall_s_per_attempt": wall, "distance2_per_s": gain}
+        p.update(proposal="harmonic", rho=rho, lag_tau=None, lag_over_tau_alpha=None, protocol_steps=0, lambda_min=1.0,
+                 distance2_per_s=gain)
         probes.append(p)
-        print(f"T={T}: harmonic proposal rho={rho} (rms {rms:.3f}): acceptance {acc:.3f} ({len(recs)} regions), median work "
+        print(f"T={T}: harmonic proposal rho={rho} (rms {rms:.3f}): acceptance {acc:.3f} ({p['attempts']} regions), median work "
               f"{p['median_work_kT']:.1f} kT, {wall * 1e3:.1f} ms/attempt", flush=True)
         if best is None or gain > best[0]:
             best = (gain, p, model)
