@@ -27,7 +27,8 @@ def test_overlap_of_frozen_and_scrambled_frames():
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 10, size=(1, 1000, 3))
     assert overlap_vs_lag(np.repeat(x, 3, axis=0))[2] == 1.0
-    far = np.concatenate([x, x + 5.0])
+    kick = rng.normal(size=x.shape)
+    far = np.concatenate([x, x + 5.0 * kick / np.linalg.norm(kick, axis=-1, keepdims=True)])  # every particle 5 sigma away
     assert overlap_vs_lag(far)[1] == 0.0
     # two independent uniform configurations of the same box: the self-overlap's uncorrelated value
     # (measured over many pairs; the collective overlap's density * 4/3 pi a^3 = 0.136 would be 500x off)
@@ -42,3 +43,31 @@ def test_overlap_of_frozen_and_scrambled_frames():
     assert abs(measured - expected) < 5 * math.sqrt(expected / (4000 * n))
     with pytest.raises(ValueError, match="n_particles"):
         random_overlap(0, 1.2)
+
+
+def test_overlap_is_drift_free_and_one_definition_with_self_dynamics():
+    """A rigid drift of the whole liquid is not relaxation: Q stays 1 (the raw overlap falls to 0)."""
+    from glassmm.analysis import SelfDynamics
+
+    rng = np.random.default_rng(2)
+    n, f = 200, 12
+    x0 = rng.uniform(0, 6, size=(n, 3))
+    types = (rng.uniform(size=n) < 0.2).astype(int)
+    drift = np.cumsum(rng.normal(scale=0.4, size=(f, 1, 3)), axis=0)  # centre of mass wanders ~0.4 sigma per frame
+    rattle = rng.normal(scale=0.05, size=(f, n, 3))
+    frames = x0[None] + drift + rattle
+    q = overlap_vs_lag(frames)
+    assert q.min() > 0.99
+    assert overlap_vs_lag(frames, remove_drift=False)[-1] < 0.2
+    # the same Q as SelfDynamics on the same frames, per species and for all particles
+    cage = np.cumsum(rng.normal(scale=0.12, size=(f, n, 3)), axis=0)  # particles leave their cages
+    frames = x0[None] + drift + cage
+    for species in (0, 1, None):
+        sd = SelfDynamics(species=species).compute(frames, types=types, times=np.arange(f) * 0.5)
+        lags = np.round(sd.times / 0.5).astype(int)
+        q = overlap_vs_lag(frames, types=types, species=species)
+        assert np.allclose(q[lags], sd.overlap, rtol=0, atol=1e-12)
+        assert 0.05 < q[-1] < 0.95  # a real decay, so the comparison means something
+    assert not np.allclose(overlap_vs_lag(frames, types=types, species=0), overlap_vs_lag(frames, types=types, species=1))
+    with pytest.raises(ValueError, match="types"):
+        overlap_vs_lag(frames, species=0)

@@ -10,22 +10,38 @@ import math
 
 import numpy as np
 
+from glassmm.analysis.dynamics import overlap
 
-def overlap_vs_lag(frames: np.ndarray, a: float = 0.3, max_lag: int | None = None) -> np.ndarray:
-    """Q(k) = < mean_i [ |r_i(t + k) - r_i(t)| < a ] >_t for frame lags k = 0..max_lag.
+
+def overlap_vs_lag(frames: np.ndarray, a: float = 0.3, max_lag: int | None = None, types: np.ndarray | None = None,
+                   species: int | None = None, remove_drift: bool = True) -> np.ndarray:
+    """Q(k) = < Q(t, t + k) >_t for frame lags k = 0..max_lag, every frame a time origin.
+
+    Q is the one overlap, :func:`glassmm.analysis.dynamics.overlap`: drift-free (the centre of
+    mass's displacement over each lag taken out first) and of ``species``. A raw overlap lets
+    the Langevin centre-of-mass diffusion (D = kT / (N m gamma)) decorrelate a liquid that has
+    not relaxed: 8.1 tau instead of 18.5 tau at N = 500, T = 0.6.
 
     Parameters
     ----------
     frames : array (reduced length) (F, N, 3)
         Unwrapped positions at equally spaced frames.
     a : float (reduced length)
+    max_lag : int, optional
+        Largest lag in frames (default F - 1). Lags near F have few origins.
+    types : array of int (N,), optional
+        Needed when ``species`` is not None.
+    species : int or None
+        0 = A, 1 = B, None = all particles.
+    remove_drift : bool
+        Keep True except to show what the drift does.
     """
-    n = len(frames)
+    pos = np.asarray(frames, dtype=np.float64)
+    n = len(pos)
     max_lag = n - 1 if max_lag is None else min(max_lag, n - 1)
     q = np.empty(max_lag + 1)
     for k in range(max_lag + 1):
-        d2 = ((frames[k:] - frames[: n - k]) ** 2).sum(-1)
-        q[k] = (d2 < a * a).mean()
+        q[k] = overlap(pos[k:] - pos[: n - k], a, types, species, remove_drift).mean()
     return q
 
 

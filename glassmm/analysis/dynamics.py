@@ -21,6 +21,48 @@ def self_scattering(r: np.ndarray, q: float, dimensions: int) -> np.ndarray:
     return np.sinc(q * r / np.pi)  # numpy's sinc is sin(pi x)/(pi x)
 
 
+def self_displacements(displacements: np.ndarray, types: np.ndarray | None = None, species: int | None = None,
+                       remove_drift: bool = True) -> np.ndarray:
+    """Displacements (R, N_sel, 3) of the particles of ``species``, centre-of-mass drift removed.
+
+    The drift is the mean displacement of *all* particles (equal masses), taken out before the
+    species is selected: under Langevin dynamics the centre of mass diffuses with
+    D = kT / (N m gamma), which at N = 500, T = 0.6 halves the overlap's 1/e time
+    (8.1 tau raw against 18.5 tau drift-free), so every observable here is drift-free by default.
+
+    Parameters
+    ----------
+    displacements : array (reduced length) (R, N, 3) or (N, 3)
+    types : array of int (N,), optional
+    species : int or None
+        0 = A, 1 = B, None = all particles.
+    remove_drift : bool
+    """
+    dr = np.asarray(displacements, dtype=np.float64)
+    if dr.ndim == 2:
+        dr = dr[None]
+    if remove_drift:
+        dr = geometry.subtract_drift(dr)
+    return dr[:, select_species(types, dr.shape[1], species)]
+
+
+def overlap_field(displacements: np.ndarray, a: float = 0.3, types: np.ndarray | None = None,
+                  species: int | None = None, remove_drift: bool = True) -> np.ndarray:
+    """w_i = [|dr_i| < a] (R, N_sel) for the drift-free displacements of ``species``: the one overlap.
+
+    Every overlap in glassmm (:class:`SelfDynamics`' Q and chi_4, the four-point structure
+    factor, :func:`glassmm.analysis.decorrelation.overlap_vs_lag`) is built from this field.
+    """
+    dr = self_displacements(displacements, types, species, remove_drift)
+    return np.einsum("rnk,rnk->rn", dr, dr) < a * a
+
+
+def overlap(displacements: np.ndarray, a: float = 0.3, types: np.ndarray | None = None,
+            species: int | None = None, remove_drift: bool = True) -> np.ndarray:
+    """Self-overlap Q = mean_i w_i per sample (R,), drift-free, of ``species`` (see :func:`overlap_field`)."""
+    return overlap_field(displacements, a, types, species, remove_drift).mean(axis=1)
+
+
 class SelfDynamics(ComputeObject):
     """Self-part dynamics of one species, accumulated over samples at each lag time.
 
@@ -73,12 +115,10 @@ class SelfDynamics(ComputeObject):
 
     def _add(self, displacements: np.ndarray, types: np.ndarray | None, time: float) -> "SelfDynamics":
         """Add samples given as displacements (R, N, 3) of all particles at lag ``time``."""
-        dr = geometry.subtract_drift(displacements) if self.remove_drift else displacements
-        sel = select_species(types, dr.shape[1], self.species)
-        dr = dr[:, sel]
+        dr = self_displacements(displacements, types, self.species, self.remove_drift)
         r2 = np.einsum("rnk,rnk->rn", dr, dr)
         r = np.sqrt(r2)
-        Q = (r < self.overlap_a).mean(axis=1)
+        Q = (r2 < self.overlap_a * self.overlap_a).mean(axis=1)  # = overlap(...), without a second pass
         acc = self._acc[round(float(time), 10)]
         acc += [
             len(dr),
@@ -88,7 +128,7 @@ class SelfDynamics(ComputeObject):
             Q.sum(),
             (Q * Q).sum(),
         ]
-        self._n_sel = int(sel.sum())
+        self._n_sel = int(dr.shape[1])
         return self
 
     def compute(self, frames: np.ndarray, box: np.ndarray | None = None, types: np.ndarray | None = None, *,

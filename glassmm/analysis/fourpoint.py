@@ -9,6 +9,7 @@ import numpy as np
 
 from glassmm import geometry
 from glassmm.analysis.base import ComputeObject, select_species
+from glassmm.analysis.dynamics import overlap_field
 
 
 def wavevectors(box: np.ndarray, q_max: float, dimensions: int = 3) -> np.ndarray:
@@ -153,14 +154,11 @@ class FourPointStructureFactor(ComputeObject):
         pos = np.asarray(positions, float)
         pos = pos[None] if pos.ndim == 2 else pos
         ref = np.asarray(reference, float)
-        dr = pos - ref[None]
-        if self.remove_drift:
-            dr = geometry.subtract_drift(dr)
         sel = select_species(types, len(ref), self.species)
         if self._q is None:
             self._q = wavevectors(box, self.q_max, self.dimensions)
         phase = np.exp(1j * ref[sel] @ self._q.T)  # (N_sel, Q)
-        w = (np.linalg.norm(dr[:, sel], axis=-1) < self.overlap_a).astype(float)  # (R, N_sel)
+        w = overlap_field(pos - ref[None], self.overlap_a, types, self.species, self.remove_drift).astype(float)  # (R, N_sel)
         self._W.extend(w @ phase)
         self._n_sel = int(sel.sum())
         return self
