@@ -18,6 +18,7 @@ LAYERS: list[list[str]] = [
     ["platforms"],
     ["systems"],
     ["io"],
+    ["trajectory"],
     ["simulation"],
     ["minimize", "cage"],
     ["isoconf", "graph", "structures"],
