@@ -4,57 +4,51 @@ In the style of openmmtools' ``TestSystem``: a factory object with ``.system``,
 ``.topology`` and ``.positions`` (OpenMM Quantities), plus the reduced-unit arrays
 glassmm works with (``.types``, ``.box``, ``.positions_reduced``).
 
-The potential (Kob & Andersen, PRE 51, 4626 (1995)) is
+The potential (Kob & Andersen, PRE 51, 4626 (1995)) is the pair table
+:data:`glassmm.potentials.KA` (3D, 80:20) or :data:`glassmm.potentials.KA2D` (2D, 65:35):
 
     U_ab(r) = 4 eps_ab [(sigma_ab/r)^12 - (sigma_ab/r)^6] - U_ab(rc_ab),  r < rc_ab = 2.5 sigma_ab,
 
 with eps AA/AB/BB = 1/1.5/0.5 and sigma AA/AB/BB = 1/0.8/0.88, shifted to zero at each
-pair's own cutoff. It is written as one arithmetic ``CustomNonbondedForce`` expression in
-a per-particle type parameter ``t`` (0 = A, 1 = B): with s = t1 + t2 in {0, 1, 2}, eps and
-sigma are exact quadratics in s. That form is the fastest exact one measured on the CPU
-platform (tabulated ``Discrete2DFunction`` parameters ran about 6x slower and interaction
-groups scale as N^2); ``benchmarks/md_throughput.py`` keeps the choice honest.
+pair's own cutoff. Nothing here writes the formula: the force is built from the table,
+as the compiled ``glassmm-pairforce`` plugin when it loads or as the table's
+``CustomNonbondedForce`` otherwise (``force=`` chooses).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import openmm
 import openmm.app as app
 import openmm.unit as u
 
-from glassmm import geometry, units
+from glassmm import geometry, potentials, units
 from glassmm.platforms import get_platform
 
-#: (eps, sigma) for each unordered type pair; 0 = A, 1 = B.
-KA_PAIR_PARAMETERS: dict[tuple[int, int], tuple[float, float]] = {
-    (0, 0): (1.0, 1.0),
-    (0, 1): (1.5, 0.8),
-    (1, 1): (0.5, 0.88),
-}
-#: Cutoff in units of sigma_ab.
-KA_CUTOFF_FACTOR = 2.5
-#: Largest pair cutoff (AA), in sigma_AA.
-KA_MAX_CUTOFF = KA_CUTOFF_FACTOR * 1.0
-#: Per-pair shift is eps * 4 * (x^2 - x) with x = (1/2.5)^6, the same for every pair.
-_X_C = (1.0 / KA_CUTOFF_FACTOR) ** 6
-KA_SHIFT_FACTOR = 4.0 * (_X_C**2 - _X_C)
+log = logging.getLogger("glassmm.systems")
 
-# eps(s) = 1 + 1.25 s - 0.75 s^2 and sigma(s) = 1 - 0.34 s + 0.14 s^2 reproduce the table
-# exactly at s = 0, 1, 2 (s = number of B particles in the pair).
-KA_ENERGY_EXPRESSION = (
-    f"step({KA_CUTOFF_FACTOR}*sig - r) * 4*eps*(x*x - x - {_X_C**2 - _X_C!r});"
-    "x = (sig/r)^6;"
-    "eps = 1 + 1.25*s - 0.75*s*s;"
-    "sig = 1 - 0.34*s + 0.14*s*s;"
-    "s = t1 + t2"
-)
+#: The Kob-Andersen pair table (3D 80:20); the 2D system reads ``potentials.KA2D``, same pairs.
+KA_TABLE = potentials.KA
+#: (eps, sigma) for each unordered type pair; 0 = A, 1 = B (read from the table; kept for callers).
+KA_PAIR_PARAMETERS: dict[tuple[int, int], tuple[float, float]] = {
+    (a, b): (float(KA_TABLE.epsilon[a, b]), float(KA_TABLE.sigma[a, b])) for a, b in KA_TABLE.pairs()
+}
+#: Cutoff in units of sigma_ab (the same for every KA pair).
+KA_CUTOFF_FACTOR = float(KA_TABLE.cutoff[0, 0] / KA_TABLE.sigma[0, 0])
+#: Largest pair cutoff (AA), in sigma_AA.
+KA_MAX_CUTOFF = KA_TABLE.max_cutoff
+#: The KA table as a CustomNonbondedForce expression in the per-particle type ``t``.
+KA_ENERGY_EXPRESSION = KA_TABLE.custom_nonbonded_expression()
 
 
 def ka_pair_energy(r: np.ndarray | float, ti: int, tj: int) -> np.ndarray:
-    """Analytic shifted KA pair energy (reduced), for checks independent of OpenMM.
+    """Shifted KA pair energy (reduced) from the table, for checks independent of OpenMM.
 
     Parameters
     ----------
@@ -66,34 +60,79 @@ def ka_pair_energy(r: np.ndarray | float, ti: int, tj: int) -> np.ndarray:
     -------
     ndarray (reduced energy, epsilon_AA)
     """
-    eps, sig = KA_PAIR_PARAMETERS[(min(ti, tj), max(ti, tj))]
-    r = np.asarray(r, dtype=float)
-    sr6 = (sig / r) ** 6
-    e = 4.0 * eps * (sr6 * sr6 - sr6) - eps * KA_SHIFT_FACTOR
-    return np.where(r < KA_CUTOFF_FACTOR * sig, e, 0.0)
+    return KA_TABLE.energy(r, ti, tj)
 
 
 def ka_pair_force(r: np.ndarray | float, ti: int, tj: int) -> np.ndarray:
-    """Analytic KA pair force magnitude -dU/dr (reduced, positive = repulsive)."""
-    eps, sig = KA_PAIR_PARAMETERS[(min(ti, tj), max(ti, tj))]
-    r = np.asarray(r, dtype=float)
-    sr6 = (sig / r) ** 6
-    f = 24.0 * eps * (2.0 * sr6 * sr6 - sr6) / r
-    return np.where(r < KA_CUTOFF_FACTOR * sig, f, 0.0)
+    """KA pair force magnitude -dU/dr (reduced, positive = repulsive), from the table."""
+    return KA_TABLE.force(r, ti, tj)
 
 
 def make_ka_force(types: np.ndarray) -> openmm.CustomNonbondedForce:
     """The KA pair potential as a periodic-cutoff ``CustomNonbondedForce`` (neighbour list on)."""
-    force = openmm.CustomNonbondedForce(KA_ENERGY_EXPRESSION)
-    force.addPerParticleParameter("t")
-    force.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
-    force.setCutoffDistance(units.length_to_openmm(KA_MAX_CUTOFF))
-    force.setUseSwitchingFunction(False)
-    force.setUseLongRangeCorrection(False)
-    for t in types:
-        force.addParticle([float(t)])
-    force.setName("KobAndersen")
-    return force
+    return KA_TABLE.custom_nonbonded_force(types)
+
+
+#: ``force=`` choices of :class:`KobAndersen`.
+FORCE_CHOICES = ("auto", "plugin", "custom")
+PLUGIN_INSTALL_HINT = ("install it with `make install` (or `pip install --no-build-isolation plugins/glassmm-pairforce` "
+                       "in glassmm's environment: it compiles against the installed openmm wheel)")
+_force_announced = False
+
+
+def pair_force_plugin() -> tuple[Any | None, str]:
+    """The ``glassmm_pairforce`` module and a description, or None and why it did not load."""
+    try:
+        import glassmm_pairforce
+    except ImportError as exc:
+        return None, f"glassmm-pairforce is not installed ({exc})"
+    except Exception as exc:  # a broken build: say what failed rather than crash every KA system
+        return None, f"glassmm-pairforce did not load ({type(exc).__name__}: {exc})"
+    return glassmm_pairforce, f"glassmm-pairforce {glassmm_pairforce.__version__}"
+
+
+def make_pair_force(table: potentials.PairTable, types: np.ndarray, force: str = "auto",
+                    name: str = "KobAndersen") -> tuple[openmm.Force, str, str]:
+    """The table's OpenMM force: the compiled plugin or the ``CustomNonbondedForce`` fallback.
+
+    Parameters
+    ----------
+    table : PairTable
+    types : array of int (N,)
+    force : ``"auto"`` (plugin when it loads), ``"plugin"`` or ``"custom"``
+    name : str
+        The force's name; glassmm finds its pair force by it.
+
+    Returns
+    -------
+    (force, kind, why) : the OpenMM force, ``"plugin"`` or ``"custom"``, and the reason for the choice.
+
+    Both kinds are ``CustomNonbondedForce`` objects to OpenMM's Python layer (the plugin's force
+    subclasses it, with the table's expression as its energy function and the per-particle type
+    ``t``), so code that reads types or rebuilds the expression works with either.
+    """
+    choice = str(force).strip().lower()
+    if choice not in FORCE_CHOICES:
+        raise ValueError(f"force must be one of {', '.join(FORCE_CHOICES)}; got {force!r}")
+    if choice == "custom":
+        return table.custom_nonbonded_force(types, name=name), "custom", "force='custom' asked for"
+    plugin, why = pair_force_plugin()
+    if plugin is None:
+        if choice == "plugin":
+            raise RuntimeError(f"force='plugin' but {why}; {PLUGIN_INSTALL_HINT}")
+        return table.custom_nonbonded_force(types, name=name), "custom", f"fallback: {why}"
+    return table.pair_table_force(types, name=name), "plugin", why
+
+
+def _announce_force(kind: str, why: str) -> None:
+    global _force_announced
+    if _force_announced:
+        return
+    _force_announced = True
+    msg = f"glassmm pair force: {kind} ({why})"
+    log.info(msg)
+    if os.environ.get("GLASSMM_QUIET", "") not in ("1", "true", "yes"):
+        print(msg, file=sys.stderr)
 
 
 def _validate_types(types: np.ndarray, n: int | None = None) -> np.ndarray:
@@ -151,6 +190,13 @@ class KobAndersen:
         cutoff.
     seed : int
         Seed for type assignment and random positions (deterministic).
+    table : PairTable or str, optional
+        The pair table; default :data:`glassmm.potentials.KA` in 3D, ``KA2D`` in 2D. With more
+        than two species the composition is the table's ``fractions`` and ``fraction_a`` must be None.
+    force : ``"auto"``, ``"plugin"`` or ``"custom"``
+        The OpenMM force: the compiled ``glassmm-pairforce`` plugin when it loads (``auto``,
+        said once on stderr; ``GLASSMM_QUIET=1`` silences it) or the table's
+        ``CustomNonbondedForce``. ``plugin`` without the plugin raises with the install hint.
 
     Attributes
     ----------
@@ -159,6 +205,11 @@ class KobAndersen:
     positions : Quantity (nm), ndarray (N, 3) inside
     types : ndarray of int8 (N,)
     box : ndarray (reduced) (3,)
+    table : PairTable
+    force_kind : str
+        ``"plugin"`` or ``"custom"``: which force the system carries.
+    force_reason : str
+        Why that force was chosen.
     """
 
     def __init__(
@@ -171,37 +222,55 @@ class KobAndersen:
         types: np.ndarray | None = None,
         box: np.ndarray | None = None,
         seed: int = 0,
+        table: potentials.PairTable | str | None = None,
+        force: str = "auto",
     ) -> None:
         if dimensions not in (2, 3):
             raise ValueError(f"dimensions must be 2 or 3; got {dimensions}")
         n = int(n_particles)
         if n < 2:
             raise ValueError(f"n_particles must be at least 2; got {n_particles}")
+        self.table = potentials.ka_table(dimensions) if table is None else potentials.get_table(table)
+        if self.table.dimensions != dimensions:
+            raise ValueError(f"table {self.table.name!r} is a {self.table.dimensions}D model; dimensions={dimensions}")
+        if str(force).strip().lower() not in FORCE_CHOICES:
+            raise ValueError(f"force must be one of {', '.join(FORCE_CHOICES)}; got {force!r}")
+        self._force_choice = force
+        binary = self.table.n_species == 2
         if fraction_a is None:
-            fraction_a = 0.8 if dimensions == 3 else 0.65
+            fraction_a = self.table.fractions[0]
+        elif not binary:
+            raise ValueError(f"fraction_a is for two-species tables; table {self.table.name!r} has "
+                             f"{self.table.n_species}: its composition is table.fractions")
         self.dimensions = dimensions
         self.n_particles = n
         rng = np.random.default_rng(seed)
 
+        rc = self.table.max_cutoff
         if box is None:
             if not density > 0:
                 raise ValueError(f"density must be positive; got {density}")
             edge = (n / density) ** (1.0 / dimensions)
-            box = np.array([edge, edge, edge if dimensions == 3 else max(edge, 2.0 * KA_MAX_CUTOFF + 1.0)])
+            box = np.array([edge, edge, edge if dimensions == 3 else max(edge, 2.0 * rc + 1.0)])
         box = np.asarray(as_box(box), dtype=np.float64)
-        if np.any(box[:dimensions] <= 2.0 * KA_MAX_CUTOFF) or box[2] <= 2.0 * KA_MAX_CUTOFF:
+        if np.any(box[:dimensions] <= 2.0 * rc) or box[2] <= 2.0 * rc:
             raise ValueError(
                 f"box {box.tolist()} too small: every edge must exceed twice the cutoff "
-                f"({2 * KA_MAX_CUTOFF} sigma) for a periodic cutoff; use more particles"
+                f"({2 * rc} sigma) for a periodic cutoff; use more particles"
             )
         self.box = box
 
         if types is None:
-            n_a = int(round(fraction_a * n))
-            types = np.ones(n, dtype=np.int8)
-            types[:n_a] = 0
+            if binary:
+                n_a = int(round(fraction_a * n))
+                types = np.ones(n, dtype=np.int8)
+                types[:n_a] = 0
+            else:
+                counts = np.floor(np.asarray(self.table.fractions) * n).astype(int)
+                counts[0] += n - counts.sum()
+                types = np.repeat(np.arange(self.table.n_species, dtype=np.int8), counts)
             rng.shuffle(types)
-        self.types = _validate_types(types, n)
+        self.types = _validate_types(types, n) if binary else self.table.validate_types(types, n)
 
         if isinstance(positions, str):
             if positions == "lattice":
@@ -254,7 +323,10 @@ class KobAndersen:
         for _ in range(self.n_particles):
             system.addParticle(units.MASS)
         system.setDefaultPeriodicBoxVectors(*self.box_vectors)
-        system.addForce(make_ka_force(self.types))
+        force, self.force_kind, self.force_reason = make_pair_force(self.table, self.types, self._force_choice)
+        if str(self._force_choice).strip().lower() == "auto":
+            _announce_force(self.force_kind, self.force_reason)
+        system.addForce(force)
         return system
 
     def _build_topology(self) -> app.Topology:
@@ -267,7 +339,7 @@ class KobAndersen:
         """
         top = app.Topology()
         chain = top.addChain()
-        names = ("A", "B")
+        names = self.table.species
         argon = app.element.argon
         for t in self.types:
             res = top.addResidue(names[t], chain)
@@ -276,9 +348,9 @@ class KobAndersen:
         return top
 
     def __repr__(self) -> str:
-        n_b = int(self.types.sum())
+        counts = np.bincount(self.types, minlength=self.table.n_species)
         return (
-            f"KobAndersen(N={self.n_particles}, A:B={self.n_particles - n_b}:{n_b}, "
+            f"KobAndersen(N={self.n_particles}, {':'.join(self.table.species)}={':'.join(map(str, counts))}, "
             f"dimensions={self.dimensions}, box={np.round(self.box, 5).tolist()}, density={self.density:.4g})"
         )
 

