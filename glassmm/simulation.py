@@ -22,6 +22,53 @@ DEFAULT_DT = 0.005
 INTEGRATORS = ("langevin", "nose-hoover", "nve")
 
 
+#: kinetic temperature (reduced) above which a run counts as blown up
+MAX_KINETIC_TEMPERATURE = 50.0
+#: reduced temperatures above this are almost surely Kelvin given by mistake (KA melts far below;
+#: glassmm's own melt runs at T = 2)
+MAX_REDUCED_TEMPERATURE = 10.0
+
+
+class SimulationBlewUp(RuntimeError):
+    """Raised when positions or velocities become non-finite, or the kinetic temperature absurd.
+
+    Whatever the run wrote before (report frames, trajectory frames, checkpoints) is kept.
+    """
+
+
+def blow_up_reason(positions: np.ndarray, velocities: np.ndarray, masses: np.ndarray, dof: int,
+                   max_kinetic_temperature: float = MAX_KINETIC_TEMPERATURE) -> str | None:
+    """Why a state (reduced positions, velocities) is a blown-up run, or None when it is sane."""
+    finite = np.isfinite(positions).all(axis=1) & np.isfinite(velocities).all(axis=1)
+    if not finite.all():
+        return f"non-finite positions or velocities for {int((~finite).sum())} particles"
+    t_kin = geometry.kinetic_temperature(velocities, masses, dof=dof)
+    if not np.isfinite(t_kin) or t_kin > max_kinetic_temperature:
+        return (f"kinetic temperature {t_kin:.3g} (above max_kinetic_temperature = {max_kinetic_temperature:g}, "
+                "reduced)")
+    return None
+
+
+def check_temperature(temperature: float | u.Quantity, what: str = "temperature") -> float:
+    """The reduced temperature, refused before any MD when it cannot be one (<= 0, or Kelvin by mistake).
+
+    Raises
+    ------
+    ValueError
+        Naming the likely unit mistake: ``-T 72`` is 72 epsilon/k_B (about 8700 K for argon),
+        not 72 K (T* = 0.599).
+    """
+    T = units.as_reduced_temperature(temperature)
+    if not np.isfinite(T) or T <= 0:
+        raise ValueError(f"{what} must be a positive reduced temperature (epsilon_AA/k_B); got {T}")
+    if T > MAX_REDUCED_TEMPERATURE:
+        raise ValueError(
+            f"{what} {T:g} is in reduced units (epsilon_AA/k_B), where Kob-Andersen is liquid around 0.4-2 "
+            f"and glassmm melts at 2: {T:g} looks like Kelvin given by mistake. {T:g} K would be "
+            f"T = {units.as_reduced_temperature(T * u.kelvin):.4g} (T* = T / {units.TEMPERATURE_UNIT_KELVIN:.4f} K)")
+    return T
+
+
 def openmm_seed(seed: int) -> int:
     """OpenMM integrator seed for a glassmm seed.
 

@@ -794,21 +794,24 @@ def cut_to_step(path: str | os.PathLike, through_step: int) -> int:
 
 
 def restart(simulation: Any, checkpoint: str | os.PathLike, *files: str | os.PathLike) -> bool:
-    """Restart a plain OpenMM script from its checkpoint, in one call.
+    """Restart a plain OpenMM script from its checkpoint, in one call; True when the files are to be continued.
 
-    When ``checkpoint`` exists: load it into ``simulation`` and cut every file in ``files``
-    (DCDs, GlassReporter reports, glassmm trajectories and run logs) to the frames at or before
-    its step, dropping frames a killed run wrote after the checkpoint and any frame torn by the
-    kill; returns True, so reporters built next get ``append=True`` and continue the files with
-    no duplicate frame. Without a checkpoint nothing happens and it returns False (a fresh start).
+    When ``checkpoint`` exists it is loaded into ``simulation``, and every file in ``files``
+    (DCDs, GlassReporter reports, glassmm trajectories, run logs) is cut to the frames at or
+    before its step: frames a killed run wrote after the checkpoint, and a frame torn by the
+    kill, go. Without a checkpoint, files a run killed before its first checkpoint left are cut
+    to the simulation's current step (emptied for a run from step 0). Either way the files
+    are this run's, so reporters built next take ``append=`` the returned value and continue
+    them with no duplicate frame; False means a fresh start with no files.
 
     Put OpenMM's ``CheckpointReporter`` last in ``simulation.reporters``: reporters run in list
     order, so a checkpoint is written after every frame of its step.
     """
     checkpoint = Path(checkpoint)
-    if not checkpoint.exists():
+    if checkpoint.exists():
+        simulation.loadCheckpoint(str(checkpoint))
+    elif not any(Path(f).exists() for f in files):
         return False
-    simulation.loadCheckpoint(str(checkpoint))
     step = int(simulation.currentStep)
     for f in files:
         cut_to_step(f, step)

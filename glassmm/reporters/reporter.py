@@ -4,27 +4,27 @@ Usage::
 
     simulation.reporters.append(GlassReporter("run.h5", reportInterval=1000, model="botan-ka-T0.44-ts"))
 
-Models that read inherent structures or cage states (``botan-ka-T0.44`` reads TS+CS) get
-them computed for every report on the simulation's platform; the reporter refuses them when
-that costs more than ``max_structure_cost`` MD steps per step of ``reportInterval``.
+A thin OpenMM reporter, as ``openmm.app`` reporters are: a report takes a snapshot (step, time,
+positions, kinetic temperature; a blown-up state stops the run here, in the MD thread), and
+the snapshot goes on to the model (:class:`~glassmm.reporters.predict.FramePredictor`, which
+owns the structures its model reads), the analysis
+(:class:`~glassmm.reporters.dynamics.FrameAnalysis`) and the writer
+(:class:`~glassmm.reporters.schema.ReportWriter`) -- in a worker thread, in step order, so
+MD continues while the model runs; at most ``queue_size`` frames wait for it
+(``on_full="wait"`` blocks MD, ``"skip"`` writes the frame without inference).
 
 Follows OpenMM 8.6's reporter protocol: ``describeNextReport`` returns a dict with
 ``'periodic': False`` (KA atoms are their own molecules: wrapping would break
 displacements), positions arrive as numpy arrays, set-up is deferred to the first report,
-output is flushed at every report, and ``close()`` / ``with`` end it.
+every frame is committed to the file as it is written, and ``close()`` / ``with`` end it.
 
-The file's schema and writer are in :mod:`glassmm.reporters.schema`, its reader in
-:mod:`glassmm.reporters.reader`. Model inference runs in a worker thread so MD continues;
-at most ``queue_size`` frames wait for the model. When the worker falls behind,
-``on_full="wait"`` blocks MD and ``"skip"`` writes the frame without inference (never
-blocking) and counts it. Frames are written in step order, each labelled with its step and
-time, and flushed as they are written.
-
-Nothing finished is lost: the file is checked for writing when the reporter is built, a
-reporter that is never closed is drained and closed when the interpreter exits, a run that
-blows up stops with :class:`SimulationBlewUp` and the frames before it, and ``append=True``
-continues a file after a restart from a checkpoint (frames the crashed run wrote past the
-checkpoint are replaced, the multiple-origin accumulators carried on).
+Nothing finished is lost: the file is checked for writing when the reporter is built (a
+folder that does not exist is refused, not created), another process may read it while the
+run goes on, a ``kill -9`` leaves every committed frame readable, a reporter that is never
+closed is drained and closed when the interpreter exits, a run that blows up stops with
+:class:`SimulationBlewUp` and the frames before it, and ``append=True`` continues a file after
+a restart from a checkpoint (frames past the checkpoint dropped, accumulators carried on bit
+for bit; :func:`glassmm.restart` does the restart in one call).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import logging
 import queue
 import sys
 import threading
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any, Sequence, TextIO
@@ -42,23 +43,19 @@ from typing import Any, Sequence, TextIO
 import numpy as np
 
 from glassmm import geometry, units
-from glassmm.analysis import SelfDynamics, self_scattering
-from glassmm.analysis.base import select_species
 from glassmm.io import ensure_writable
-from glassmm.reporters.schema import SCHEMA_VERSION, ReportWriter, analysis_attrs
-from glassmm.structures import (cage_temperature, describe_inputs, needs_cage, structure_cost_steps,
-                                structures_for)
+from glassmm.reporters.dynamics import FrameAnalysis
+from glassmm.reporters.predict import FramePredictor
+from glassmm.reporters.schedule import Schedule
+from glassmm.reporters.schema import COUNTERS, SCHEMA_VERSION, ReportWriter, analysis_attrs
+from glassmm.simulation import MAX_KINETIC_TEMPERATURE, SimulationBlewUp, blow_up_reason
+from glassmm.structures import describe_inputs, structure_cost_steps
+from glassmm.trajectory import open_frames
 
 log = logging.getLogger("glassmm.reporter")
 _ANALYSES = ("msd", "fs", "overlap")
 
-
-class SimulationBlewUp(RuntimeError):
-    """Raised when positions or velocities become non-finite, or the kinetic temperature absurd.
-
-    The report file is closed and keeps every frame before the one that failed; its
-    ``blew_up`` attribute records the step and the reason.
-    """
+__all__ = ["GlassReporter", "SimulationBlewUp"]
 
 
 def _close_at_exit(ref: "weakref.ref[GlassReporter]") -> None:
@@ -79,9 +76,10 @@ class GlassReporter:
     Parameters
     ----------
     file : path
-        HDF5 output (created, or appended to when ``append``); checked for writing here.
+        HDF5 output (created, or appended to when ``append``); its folder must exist. Checked
+        for writing here.
     reportInterval : int (steps)
-        Steps between reports; with ``schedule="log"`` the first interval.
+        Steps between reports; with ``schedule="log"`` the first in-block lag.
     model : str, optional
         Bundled model name or artifact path; None records only the analyses.
     backend : str, optional
@@ -106,14 +104,15 @@ class GlassReporter:
     on_full : {"wait", "skip"}
         Block MD until the model catches up, or write the frame without inference.
     append : bool
-        Continue an existing file after a restart: frames at or after the first step this run
-        reports are replaced, and the multiple-origin accumulators continue.
+        Continue an existing file after a restart: frames after the step this run starts at
+        are dropped (a run that went on past its checkpoint), and the multiple-origin
+        accumulators continue. A missing file is created.
     strict : bool
         Re-raise model errors instead of logging them and carrying on.
     system : KobAndersen, optional
         Lets the model be checked against the system (and its positions) at construction.
     max_origins : int
-        Report frames kept as time origins for the multiple-origin dynamics.
+        Time origins kept for the multiple-origin dynamics (linear: reports; log: blocks).
     torch_threads : int, optional
         Threads for the inference worker (fewer leaves more cores to OpenMM).
     backend_options : dict, optional
@@ -122,9 +121,14 @@ class GlassReporter:
         Print a line per frame (step, time, temperatures, F_s, mean propensity; reduced units)
         to stdout (True) or the given file, as ``StateDataReporter`` does.
     schedule : {"linear", "log"}
-        Report every ``reportInterval`` steps, or at log-spaced times after the first report
-        (``points_per_decade`` per decade), so early relaxation is resolved in long runs.
+        Report every ``reportInterval`` steps, or log-spaced reports within blocks of
+        ``reportInterval * 10**block_decades`` steps, each block a time origin (see
+        :mod:`glassmm.reporters.schedule`), so early relaxation is resolved and every lag of
+        the dynamics gains a sample per block.
     points_per_decade : int
+    block_decades : int
+    min_samples : int
+        :meth:`close` warns when lags of the dynamics hold fewer samples than this.
     max_kinetic_temperature : float (reduced, epsilon/k_B)
         A kinetic temperature above this stops the run with :class:`SimulationBlewUp`.
     max_structure_cost : float
@@ -160,12 +164,12 @@ class GlassReporter:
         progress: bool | TextIO = False,
         schedule: str = "linear",
         points_per_decade: int = 10,
-        max_kinetic_temperature: float = 50.0,
+        block_decades: int = 2,
+        min_samples: int = 10,
+        max_kinetic_temperature: float = MAX_KINETIC_TEMPERATURE,
         max_structure_cost: float = 1.0,
         temperature: float | None = None,
     ) -> None:
-        if int(reportInterval) <= 0:
-            raise ValueError(f"reportInterval must be a positive number of steps; got {reportInterval}")
         bad = [a for a in analyses if a not in _ANALYSES]
         if bad:
             raise ValueError(f"unknown analyses {bad}; choose from {_ANALYSES}")
@@ -173,63 +177,51 @@ class GlassReporter:
             raise ValueError(f"reference must be 'start' or 'moving'; got {reference!r}")
         if on_full not in ("wait", "skip"):
             raise ValueError(f"on_full must be 'wait' or 'skip'; got {on_full!r}")
-        if schedule not in ("linear", "log"):
-            raise ValueError(f"schedule must be 'linear' or 'log'; got {schedule!r}")
-        if int(points_per_decade) < 1:
-            raise ValueError(f"points_per_decade must be at least 1; got {points_per_decade}")
+        if int(max_origins) < 1:
+            raise ValueError(f"max_origins must be at least 1; got {max_origins}")
+        Schedule(schedule, reportInterval, 0, points_per_decade, block_decades)  # refuse bad parameters now
         self.file = Path(file)
         self._interval = int(reportInterval)
+        self._schedule_args = (schedule, self._interval, points_per_decade, block_decades)
         self.analyses, self.reference, self.q, self.overlap_a, self.species = tuple(analyses), reference, q, overlap_a, species
         self.asynchronous, self.queue_size, self.on_full = asynchronous, max(1, int(queue_size)), on_full
         self.append, self.strict, self.max_origins = append, strict, int(max_origins)
-        self.torch_threads = torch_threads
-        self.schedule, self.points_per_decade = schedule, int(points_per_decade)
+        self.torch_threads, self.min_samples = torch_threads, int(min_samples)
         self.max_kinetic_temperature = float(max_kinetic_temperature)
         self.max_structure_cost = float(max_structure_cost)
         self.temperature = None if temperature is None else units.as_reduced_temperature(temperature)
-        self._platform = "auto"
         self._progress: TextIO | None = (sys.stdout if progress is True else progress) or None
-        self._start_step: int | None = None
-        # fail before any MD: an unwritable place, or a file that would be silently mixed
+        # fail before any MD: a missing folder (a typo must not create one), an unwritable
+        # place, or a file that would be silently mixed
+        if not self.file.parent.exists():
+            raise FileNotFoundError(f"cannot write {self.file}: the folder {self.file.parent} does not exist "
+                                    "(GlassReporter does not create folders; create it first)")
         ensure_writable(self.file)
+        self._stored_schedule: Schedule | None = None
         if self.file.exists():
             if not append:
                 raise FileExistsError(f"{self.file} exists; pass append=True to continue it or remove it")
-            self._start_step = _existing_schedule_start(self.file)
+            self._stored_schedule = _existing_schedule(self.file)
         self.predictor = None
         self.backend_messages: list[str] = []
+        self._model: FramePredictor | None = None
         if model is not None:
-            from glassmm.backends import load_predictor
-
-            opts = {"device": device, **(backend_options or {})}
-            self.predictor, self.backend_messages = load_predictor(model, backend=backend, **opts)
-            inputs = self.predictor.metadata.get("inputs", "TS")
-            cost = structure_cost_steps(inputs, self.predictor.metadata)
-            if cost > self.max_structure_cost * self._interval:
-                # the structures a model reads beside the thermal one are computed per report
-                # (FIRE for IS, tethered MD for CS); refuse rather than slow the MD many-fold
-                raise ValueError(
-                    f"model {model!r} reads {inputs} ({describe_inputs(inputs)}): computing them costs about {cost} MD steps per report, "
-                    f"{cost / self._interval:.1f}x the reportInterval of {self._interval} steps (allowed: "
-                    f"max_structure_cost={self.max_structure_cost:g}); report less often (reportInterval >= "
-                    f"{int(np.ceil(cost / self.max_structure_cost))}), raise max_structure_cost, or use a TS model")
-            if system is not None:
-                types = np.asarray(system.types)
-                self.predictor.check_system(len(types), types, getattr(system, "dimensions", 3),
-                                            positions=getattr(system, "positions_reduced", None),
-                                            box=getattr(system, "box", None))
+            self._load_model(model, backend, device, backend_options, system)
+        self.schedule: Schedule | None = None
         self._writer: ReportWriter | None = None
+        self._analysis: FrameAnalysis | None = None
         self._queue: queue.Queue | None = None
         self._slots = threading.BoundedSemaphore(self.queue_size)
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
         self._error: BaseException | None = None
         self.skipped = 0
-        self.model_errors = 0
-        self.nonfinite_predictions = 0
+        self._counted = {"model_errors": 0, "nonfinite_predictions": 0}  # from the file, when appending
         self.frames_written = 0
         self.frames_dropped: dict[str, int] = {}
+        self._resume_step: int | None = None
         self._last_step = -1
+        self._last_table: np.ndarray | None = None
         self._closed = False
         self._printed_header = False
         import h5py  # noqa: F401 - imported before registering: atexit runs LIFO, and h5py's own
@@ -237,51 +229,86 @@ class GlassReporter:
         self._atexit = lambda ref=weakref.ref(self): _close_at_exit(ref)
         atexit.register(self._atexit)
 
+    def _load_model(self, model: str, backend: str | None, device: str, backend_options: dict | None,
+                    system: Any) -> None:
+        from glassmm.backends import load_predictor
+
+        self.predictor, self.backend_messages = load_predictor(model, backend=backend, device=device,
+                                                               **(backend_options or {}))
+        inputs = self.predictor.metadata.get("inputs", "TS")
+        cost = structure_cost_steps(inputs, self.predictor.metadata)
+        if cost > self.max_structure_cost * self._interval:
+            # the structures a model reads beside the thermal one are computed per report
+            # (FIRE for IS, tethered MD for CS); refuse rather than slow the MD many-fold
+            raise ValueError(
+                f"model {model!r} reads {inputs} ({describe_inputs(inputs)}): computing them costs about {cost} MD steps per report, "
+                f"{cost / self._interval:.1f}x the reportInterval of {self._interval} steps (allowed: "
+                f"max_structure_cost={self.max_structure_cost:g}); report less often (reportInterval >= "
+                f"{int(np.ceil(cost / self.max_structure_cost))}), raise max_structure_cost, or use a TS model")
+        if system is not None:
+            types = np.asarray(system.types)
+            self.predictor.check_system(len(types), types, getattr(system, "dimensions", 3),
+                                        positions=getattr(system, "positions_reduced", None),
+                                        box=getattr(system, "box", None))
+        self._model = FramePredictor(self.predictor, strict=self.strict)
+
+    # ------------------------------------------------------------------ counters
+    @property
+    def model_errors(self) -> int:
+        return self._counted["model_errors"] + (self._model.model_errors if self._model else 0)
+
+    @property
+    def nonfinite_predictions(self) -> int:
+        return self._counted["nonfinite_predictions"] + (self._model.nonfinite_predictions if self._model else 0)
+
+    def _counters(self) -> dict[str, int]:
+        return {"skipped_inferences": self.skipped, "model_errors": self.model_errors,
+                "nonfinite_predictions": self.nonfinite_predictions}
+
     # ------------------------------------------------------------------ OpenMM protocol
     def describeNextReport(self, simulation: Any) -> dict[str, Any]:
         current = int(simulation.currentStep)
-        if self._start_step is None:
-            self._start_step = current
-        return {"steps": self._next_report(current) - current, "periodic": False,
+        if self.schedule is None:
+            kind, interval, ppd, decades = self._schedule_args
+            self.schedule = self._stored_schedule or Schedule(kind, interval, current, ppd, decades)
+            if self.append and self.file.exists():
+                self._resume_step = current
+                self._report_restart_frame(simulation, current)
+        return {"steps": self.schedule.next_report(current) - current, "periodic": False,
                 "include": ["positions", "velocities"]}
 
-    def _next_report(self, current: int) -> int:
-        """The first report step after ``current``."""
-        if self.schedule == "linear":
-            return current + self._interval - current % self._interval
-        first = self._start_step + self._interval
-        if current < first:
-            return first
-        ratio, k = 10.0 ** (1.0 / self.points_per_decade), 0
-        while True:  # first + interval * ratio^k, rounded: the lags from the first report are log-spaced
-            step = first + int(round(self._interval * ratio**k))
-            if step > current:
-                return step
-            k += 1
+    def _report_restart_frame(self, simulation: Any, current: int) -> None:
+        """Report the restart step itself when it is due and the file lacks it (a frame of the
+        checkpoint's step that a killed run had queued but not written)."""
+        if current <= self.schedule.start or self.schedule.next_report(current - 1) != current:
+            return
+        with open_frames(self.file) as h:
+            steps = h["step"][()]
+        if len(steps) and steps[-1] >= current:
+            return
+        self.report(simulation, simulation.context.getState(getPositions=True, getVelocities=True))
 
     def report(self, simulation: Any, state: Any) -> None:
         if self._closed:
             raise RuntimeError("GlassReporter is closed")
         self._raise_stored()
         step = int(simulation.currentStep)
-        pos = units.positions_from_openmm(state.getPositions(asNumpy=True))
+        # the positions as the file stores them (float32): the analysis reads the same numbers,
+        # so a resumed run continues its accumulators bit for bit
+        pos = units.positions_from_openmm(state.getPositions(asNumpy=True)).astype(np.float32).astype(np.float64)
         vel = units.velocities_from_openmm(state.getVelocities(asNumpy=True))
         if self._writer is None:
             self._setup(simulation, state, pos, step)
         if step <= self._last_step:
             return  # restarted run: this frame is already in the file
-        finite = np.isfinite(pos).all(axis=1) & np.isfinite(vel).all(axis=1)
-        t_kin = geometry.kinetic_temperature(vel, self._masses, dof=self._dof) if finite.all() else float("nan")
-        if not finite.all() or not np.isfinite(t_kin) or t_kin > self.max_kinetic_temperature:
-            why = (f"non-finite positions or velocities for {int((~finite).sum())} particles" if not finite.all()
-                   else f"kinetic temperature {t_kin:.3g} (above max_kinetic_temperature = {self.max_kinetic_temperature:g})")
+        why = blow_up_reason(pos, vel, self._masses, self._dof, self.max_kinetic_temperature)
+        if why is not None:
             self._blew_up(step, why)
         frame = {
             "step": step,
             "time": units.as_reduced_time(state.getTime()),
-            "kinetic_temperature": t_kin,
+            "kinetic_temperature": geometry.kinetic_temperature(vel, self._masses, dof=self._dof),
             "thermostat_temperature": self._thermostat_T(simulation),
-            **self._analyse(pos),
         }
         self._last_step = step
         self._submit(frame, pos)
@@ -291,8 +318,11 @@ class GlassReporter:
         self.close()
         import h5py
 
-        with h5py.File(self.file, "a") as h:
-            h.attrs["blew_up"] = json.dumps({"step": step, "reason": why})
+        try:
+            with h5py.File(self.file, "a", libver="latest") as h:
+                h.attrs["blew_up"] = json.dumps({"step": step, "reason": why})
+        except OSError as exc:  # a reader holding the file: the frames are there, the note is not
+            log.warning("%s: could not note the blow-up in the file (%s)", self.file, exc)
         raise SimulationBlewUp(
             f"the simulation blew up at step {step}: {why}. {self.file} holds every frame up to step {last}. "
             "Reduce the timestep, minimise the starting configuration, or check the temperature."
@@ -302,81 +332,47 @@ class GlassReporter:
     def _setup(self, simulation: Any, state: Any, pos: np.ndarray, step: int) -> None:
         system = simulation.system
         n = system.getNumParticles()
-        types = _types_from_system(system)
-        box = units.box_from_openmm(state.getPeriodicBoxVectors())
-        self._box = box
-        self._types = types
-        self._sel = select_species(types, n, self.species)
-        self._dims = geometry.infer_dimensions(pos)
+        self._types = types_from_simulation(simulation)
+        self._box = units.box_from_openmm(state.getPeriodicBoxVectors())
+        dims = geometry.infer_dimensions(pos)  # the one place the dimension is read
         self._masses = np.array([units.mass_from_openmm(system.getParticleMass(i)) for i in range(n)])
-        self._dof = geometry.degrees_of_freedom(n, self._dims)
-        if self.predictor is not None:
-            self.predictor.check_system(n, types, self._dims, positions=pos, box=box)
-            self._platform = simulation.context.getPlatform().getName()
+        self._dof = geometry.degrees_of_freedom(n, dims)
+        if self._model is not None:
+            self.predictor.check_system(n, self._types, dims, positions=pos, box=self._box)
             if self.temperature is None and hasattr(simulation.integrator, "getTemperature"):
                 self.temperature = units.as_reduced_temperature(simulation.integrator.getTemperature())
-            if needs_cage(self.predictor.metadata.get("inputs", "TS")):
-                cage_temperature(self.temperature, self.predictor.metadata)  # refuse now, not at every frame
-        self._sd = SelfDynamics(q=self.q, overlap_a=self.overlap_a, species=self.species, dimensions=self._dims)
+            self._model.bind(simulation.context.getPlatform().getName(), self.temperature)
+        dt = units.as_reduced_time(simulation.integrator.getStepSize())
+        self._analysis = FrameAnalysis(self.schedule, dt, self._types, self.q, self.overlap_a, self.species, dims,
+                                       self.analyses, self.reference, self.max_origins)
         writer = ReportWriter(self.file, n)
         if self.file.exists() and self.append:
-            on_disk = writer.open_existing(restart_step=step)
-            self.frames_dropped = on_disk["dropped"]
-            if self.frames_dropped:
-                log.warning("%s: dropped frames at or after step %d written by the run before the restart "
-                            "(or torn by a crash): %s", self.file, step, self.frames_dropped)
-            self._last_step = on_disk["last_step"]
-            self.frames_written = on_disk["frames"]
-            self.skipped = on_disk["skipped"]
-            self.model_errors = on_disk["model_errors"]
-            self.nonfinite_predictions = on_disk["nonfinite_predictions"]
-            self._reference = on_disk["reference"] if self.frames_written else pos.copy()
-            if not self.frames_written:
-                writer.h5["reference_positions"][...] = pos
-            if on_disk["dynamics"] is not None and on_disk["origins"] is not None:
-                self._sd.load_state(**on_disk["dynamics"])
-                self._origins = on_disk["origins"]
+            res = writer.open_existing(self._resume_step, self.schedule.is_origin, self.max_origins, self._types)
+            self.frames_dropped = res.dropped
+            if res.dropped:
+                log.warning("%s: dropped frames after step %s written by the run before the restart "
+                            "(or torn by a crash): %s", self.file, self._resume_step, res.dropped)
+            self._last_step, self.frames_written = res.last_step, res.frames
+            self.skipped = res.counters["skipped_inferences"]
+            self._counted = {k: res.counters[k] for k in ("model_errors", "nonfinite_predictions")}
+            if res.frames:
+                self._analysis.restore(res.table, res.origins, res.reference)
+                self._last_table = res.table
             else:
-                self._origins = self._replay(writer, self.frames_written)
-                writer.write_origins(self._origins, rewrite=True)
-                if self._origins:
-                    writer.write_dynamics(self._sd, self.frames_written)
+                writer.write_reference(pos)
         else:
-            writer.create(types, pos, {
-                "box": box, "report_interval": self._interval,
-                "schedule": json.dumps({"kind": self.schedule, "start_step": self._start_step,
-                                        "points_per_decade": self.points_per_decade}),
+            writer.create(self._types, self._box, pos, {
+                "box": self._box, "report_interval": self._interval, "schedule": self.schedule.to_json(),
                 "model_metadata": json.dumps(self.predictor.metadata if self.predictor else None),
                 "backend": getattr(self.predictor, "backend_name", "") if self.predictor else "",
-                "analysis": analysis_attrs(self.q, self.overlap_a, self.species, self.reference),
-            }, self.analyses)
-            self._reference = pos.copy()
-            self._origins = []
+                "analysis": analysis_attrs(self.q, self.overlap_a, self.species, self.reference, dims),
+                "dynamics_n_selected": self._analysis.n_selected,
+            }, self.analyses, self._analysis.lag_steps, self._analysis.lag_times, self._analysis.shape)
         self._writer = writer
-        self._prev = self._reference if not self._origins else self._origins[-1][1]
-        if self.predictor is not None and self.asynchronous:
+        if self._model is not None and self.asynchronous:
             self._queue = queue.Queue()  # unbounded: the slots bound the frames waiting for the model
             self._worker = threading.Thread(target=self._work, name="glassmm-reporter", daemon=True)
             self._worker.start()
-
-    def _replay(self, writer: ReportWriter, frames: int) -> list[tuple[float, np.ndarray]]:
-        """Rebuild the multiple-origin accumulators and origins from the frames kept in the file."""
-        self._sd.reset()
-        self._origins = []
-        times = writer.frames("time", 0, frames)
-        for k in range(frames):
-            self._add_origin(float(times[k]), writer.frames("positions", k, k + 1)[0].astype(np.float64))
-        return self._origins
-
-    def _add_origin(self, time: float, pos: np.ndarray) -> bool:
-        """Pair a new frame with the stored origins, then keep it as one; True when the window moved."""
-        for t0, p0 in self._origins:
-            self._sd.accumulate(pos, self._box, self._types, reference=p0, time=time - t0)
-        self._origins.append((time, pos))
-        if len(self._origins) > self.max_origins:
-            self._origins.pop(0)
-            return True
-        return False
 
     @staticmethod
     def _thermostat_T(simulation: Any) -> float:
@@ -385,26 +381,10 @@ class GlassReporter:
             return units.as_reduced_temperature(integ.getTemperature())
         return float("nan")
 
-    # ------------------------------------------------------------------ analysis (MD thread, cheap)
-    def _analyse(self, pos: np.ndarray) -> dict[str, Any]:
-        ref = self._reference if self.reference == "start" else self._prev
-        # as in SelfDynamics: the centre-of-mass drift is not relaxation
-        dr = geometry.subtract_drift(pos - ref)[self._sel]
-        r = np.sqrt(np.einsum("ij,ij->i", dr, dr))
-        out = {}
-        if "msd" in self.analyses:
-            out["msd"] = float(np.mean(r * r))
-        if "fs" in self.analyses:
-            out["fs"] = float(np.mean(self_scattering(r, self.q, self._dims)))
-        if "overlap" in self.analyses:
-            out["overlap"] = float(np.mean(r < self.overlap_a))
-        self._prev = pos.copy()
-        return out
-
-    # ------------------------------------------------------------------ inference + writing
+    # ------------------------------------------------------------------ inference, analysis, writing
     def _submit(self, frame: dict[str, Any], pos: np.ndarray) -> None:
         if self._queue is None:
-            self._process(frame, pos, run_model=self.predictor is not None)
+            self._process(frame, pos, run_model=self._model is not None)
             return
         if self.on_full == "wait":
             self._slots.acquire()
@@ -440,67 +420,34 @@ class GlassReporter:
                     self._slots.release()
 
     def _process(self, frame: dict[str, Any], pos: np.ndarray, run_model: bool) -> None:
-        from glassmm.models.predictor import NonFiniteOutputError
-
-        n = len(pos)
-        prop = np.full(n, np.nan, dtype=np.float32)
-        t_est = float("nan")
+        """snapshot -> model, analysis -> writer (in step order: one worker, or the MD thread)."""
         if run_model:
-            try:
-                inputs = self.predictor.metadata.get("inputs", "TS")
-                if inputs == "TS":  # plugin predictors may take only the thermal positions
-                    pred = self.predictor(pos, self._box, self._types)
-                else:
-                    st = structures_for(inputs, pos, self._types, self._box, temperature=self.temperature,
-                                        metadata=self.predictor.metadata, platform=self._platform, cache=False)
-                    pred = self.predictor(pos, self._box, self._types, inherent_positions=st.inherent,
-                                          cage_positions=st.cage)
-                prop = np.asarray(pred.propensity, dtype=np.float32)
-                if pred.temperature is not None:
-                    t_est = float(pred.temperature)
-                if not np.isfinite(prop).all() or (pred.temperature is not None and not np.isfinite(t_est)):
-                    # glassmm predictors raise this themselves; plugin predictors may not
-                    raise NonFiniteOutputError(f"model {getattr(self.predictor, 'name', '')!r} returned "
-                                               f"non-finite output ({int((~np.isfinite(prop)).sum())} propensities)")
-            except NonFiniteOutputError as exc:
-                prop, t_est = np.full(n, np.nan, dtype=np.float32), float("nan")
-                self.nonfinite_predictions += 1
-                log.error("step %d: %s", frame["step"], exc)
-                if self.strict:
-                    raise
-            except Exception as exc:
-                self.model_errors += 1
-                log.error("model failed at step %d: %s", frame["step"], exc)
-                if self.strict:
-                    raise
-        with self._lock:
-            self._write(frame, pos, prop, t_est)
-
-    def _counters(self) -> dict[str, int]:
-        return {"skipped_inferences": self.skipped, "model_errors": self.model_errors,
-                "nonfinite_predictions": self.nonfinite_predictions}
-
-    def _write(self, frame: dict[str, Any], pos: np.ndarray, prop: np.ndarray, t_est: float) -> None:
+            prop, t_est = self._model(frame["step"], pos, self._box, self._types)
+        else:
+            prop, t_est = np.full(len(pos), np.nan, dtype=np.float32), float("nan")
+        series = self._analysis.series(pos)
+        table = self._analysis.add(frame["step"], pos)
+        counters = self._counters()
         row = {"step": frame["step"], "time": frame["time"], "temperature_estimate": t_est,
                "kinetic_temperature": frame["kinetic_temperature"],
-               "thermostat_temperature": frame["thermostat_temperature"]}
-        k = self._writer.append(row, pos, prop, {name: frame[name] for name in self.analyses})
-        shifted = self._add_origin(frame["time"], pos)
-        self._writer.write_origins(self._origins, rewrite=shifted)  # the window moved: rewrite it
-        self._writer.write_dynamics(self._sd, k)
-        self._writer.flush(self._counters())
-        self.frames_written = k
+               "thermostat_temperature": frame["thermostat_temperature"],
+               "positions": pos, "propensity": prop, "counters": [counters[c] for c in COUNTERS],
+               "dynamics/sums": table, **{f"analysis/{k}": v for k, v in series.items()}}
+        with self._lock:
+            self.frames_written = self._writer.append(row)
+            self._last_table = table
         if self._progress is not None:
-            self._print_line(frame, prop, t_est)
+            self._print_line(frame, series, prop, t_est)
 
-    def _print_line(self, frame: dict[str, Any], prop: np.ndarray, t_est: float) -> None:
+    def _print_line(self, frame: dict[str, Any], series: dict[str, float], prop: np.ndarray, t_est: float) -> None:
         out = self._progress
         if not self._printed_header:
             print('#"Step"\t"Time (tau)"\t"T_kin (eps/k_B)"\t"T_est (eps/k_B)"\t"F_s"\t"<propensity> (sigma)"'
                   '\t"Skipped"', file=out)
             self._printed_header = True
-        fs = frame.get("fs", float("nan"))
-        mean_prop = float(np.mean(prop[self._sel])) if np.isfinite(prop).any() else float("nan")
+        fs = series.get("fs", float("nan"))
+        sel = self._types == self.species if self.species is not None else slice(None)
+        mean_prop = float(np.mean(prop[sel])) if np.isfinite(prop).any() else float("nan")
         print(f"{frame['step']}\t{frame['time']:.4f}\t{frame['kinetic_temperature']:.4f}\t{t_est:.4f}\t{fs:.4f}"
               f"\t{mean_prop:.4f}\t{self.skipped}", file=out)
         out.flush()
@@ -512,7 +459,7 @@ class GlassReporter:
             raise err
 
     def flush(self) -> None:
-        """Wait until every queued frame is written and on disk (the file stays open)."""
+        """Wait until every queued frame is written and committed (the file stays open)."""
         if self._queue is not None and self._worker is not None and self._worker.is_alive():
             done = threading.Event()
             self._queue.put(_Flush(done))
@@ -520,7 +467,11 @@ class GlassReporter:
         self._raise_stored()
 
     def close(self) -> None:
-        """Write every queued frame, close the file, and raise any error the worker stored."""
+        """Write every queued frame, close the file, and raise any error the worker stored.
+
+        Warns (UserWarning) when lags of the multiple-origin dynamics hold fewer than
+        ``min_samples`` samples: chi_4 and F_s there are noise.
+        """
         if self._closed:
             return
         self._closed = True
@@ -533,11 +484,26 @@ class GlassReporter:
             if self._writer is not None:
                 with self._lock:
                     try:
-                        self._writer.close(self._counters())
+                        self._writer.close()
                     except Exception as exc:  # noqa: BLE001
                         if self._error is None:
                             self._error = exc
+        self._warn_few_samples()
         self._raise_stored()
+
+    def _warn_few_samples(self) -> None:
+        if self._last_table is None or self._analysis is None:
+            return
+        n = self._last_table.sum(axis=1)[:, 0]
+        thin = (n > 0) & (n < self.min_samples)
+        if thin.any():
+            lags = self._analysis.lag_times[thin]
+            msg = (f"{self.file}: {int(thin.sum())} of {int((n > 0).sum())} lags of the multiple-origin dynamics "
+                   f"have fewer than {self.min_samples} samples (lags {lags.min():.4g}-{lags.max():.4g} tau, "
+                   f"{int(n[thin].min())}-{int(n[thin].max())} samples): F_s and chi_4 there are noise; run longer, "
+                   "or keep more origins (max_origins)")
+            log.warning(msg)
+            warnings.warn(msg, stacklevel=3)
 
     def __enter__(self) -> "GlassReporter":
         return self
@@ -560,29 +526,30 @@ class _Flush:
         self.done = done
 
 
-def _existing_schedule_start(path: Path) -> int | None:
-    """The schedule's start step stored in an existing report (for ``append``), checking it is one."""
-    import h5py
-
+def _existing_schedule(path: Path) -> Schedule:
+    """The schedule stored in an existing report (for ``append``), checking it is one glassmm can continue."""
     try:
-        with h5py.File(path, "r") as h:
-            if int(h.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
-                raise ValueError(f"{path}: not a glassmm report file of schema {SCHEMA_VERSION}; cannot append to it")
-            sched = json.loads(h.attrs["schedule"]) if "schedule" in h.attrs else {}
-    except OSError as exc:
+        with open_frames(path) as h:
+            version = int(h.attrs.get("schema_version", -1))
+            if version != SCHEMA_VERSION:
+                raise ValueError(f"{path}: not a glassmm report file of schema {SCHEMA_VERSION} (it has "
+                                 f"{version}); cannot append to it")
+            return Schedule.from_json(h.attrs["schedule"])
+    except (OSError, ValueError) as exc:
+        if "schema" in str(exc):
+            raise
         raise ValueError(f"{path}: exists but is not a readable HDF5 report ({exc}); cannot append to it") from None
-    return sched.get("start_step")
 
 
-def _types_from_system(system: Any) -> np.ndarray:
-    """Particle types from the KA CustomNonbondedForce's ``t`` parameter."""
-    import openmm
-
+def types_from_simulation(simulation: Any) -> np.ndarray:
+    """Particle types (0 = A, 1 = B): the KA force's per-particle ``t``, else the topology's atom names."""
+    system = simulation.system
     for f in system.getForces():
-        if isinstance(f, openmm.CustomNonbondedForce) and f.getNumPerParticleParameters() >= 1 \
+        if hasattr(f, "getNumPerParticleParameters") and f.getNumPerParticleParameters() >= 1 \
                 and f.getPerParticleParameterName(0) == "t":
             return np.array([int(round(f.getParticleParameters(i)[0])) for i in range(f.getNumParticles())], dtype=np.int8)
-    raise ValueError("the system has no Kob-Andersen force (CustomNonbondedForce with parameter 't'); "
-                     "build it with glassmm.KobAndersen")
-
-
+    names = [a.name for a in simulation.topology.atoms()]
+    if len(names) == system.getNumParticles() and set(names) <= {"A", "B"}:
+        return np.array([0 if a == "A" else 1 for a in names], dtype=np.int8)
+    raise ValueError("cannot tell the particle types: the system has no Kob-Andersen force (a per-particle "
+                     "parameter 't') and its topology's atoms are not named A / B; build it with glassmm.KobAndersen")

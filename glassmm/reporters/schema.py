@@ -1,34 +1,42 @@
 """The GlassReporter HDF5 file: its schema, defined once, and the writer that keeps to it.
 
-HDF5 schema (version 1), one file per run; every dataset grows along axis 0 (frames):
+HDF5 schema (version 2), one file per run, a glassmm frame file (:mod:`glassmm.trajectory`:
+types travel with the frames, another process may read it while it grows, a ``kill -9``
+leaves every committed frame readable). Per-frame datasets grow along axis 0 (F frames):
 
-==============================  ============  ==========================================
-path                            shape         meaning (reduced LJ units)
-==============================  ============  ==========================================
-``step``                        (F,) int64    MD step of the frame
-``time``                        (F,)          simulation time (tau)
-``positions``                   (F, N, 3) f4  unwrapped positions of the frame
-``propensity``                  (F, N) f4     predicted propensity (NaN when skipped)
-``temperature_estimate``        (F,)          T-BOTAN estimate (NaN without T head)
-``kinetic_temperature``         (F,)          from velocities, dof = d N - d
-``thermostat_temperature``      (F,)          integrator setting (NaN for NVE)
-``analysis/msd``, ``fs``,       (F,)          against the reference frame (``start``) or
-``overlap``                                   the previous report (``moving``)
-``dynamics/lag``, ``msd``,      (L,)          multiple-origin averages over all report
-``fs``, ``overlap``, ``chi4``,                pairs so far (rewritten at every report)
-``n_samples``
-``origins/time``, ``positions`` (O,), (O, N, 3)  the time origins of those averages
-``types``                       (N,) int8
-``reference_positions``         (N, 3)        positions at the first report
-==============================  ============  ==========================================
+==============================  ==============  ==========================================
+path                            shape           meaning (reduced LJ units)
+==============================  ==============  ==========================================
+``step``                        (F,) int64      MD step of the frame (extended last: commits it)
+``time``                        (F,)            simulation time (tau)
+``positions``                   (F, N, 3) f4    unwrapped positions of the frame
+``propensity``                  (F, N) f4       predicted propensity (NaN when skipped)
+``temperature_estimate``        (F,)            T-BOTAN estimate (NaN without T head)
+``kinetic_temperature``         (F,)            from velocities, dof = d N - d
+``thermostat_temperature``      (F,)            integrator setting (NaN for NVE)
+``analysis/msd``, ``fs``,       (F,)            against the first frame (``start``) or the
+``overlap``                                     previous one (``moving``)
+``counters``                    (F, 3) int64    skipped inferences, model errors, non-finite
+                                                predictions, so far
+``dynamics/sums``               (F, L, B, C)    multiple-origin accumulators after the frame
+                                                (``SelfDynamics.state()["block_sums"]``: per lag,
+                                                per error-bar block)
+==============================  ==============  ==========================================
 
-``dynamics/sums`` (L, 6) holds the raw accumulators behind those averages (samples and the
-sums of r^2, r^4, F_s, Q, Q^2) so that an appended run continues them exactly.
+Fixed datasets: ``types`` (N,) int8, ``box`` (3,), ``reference_positions`` (N, 3) (the first
+frame), ``dynamics/lag`` (L,) tau and ``dynamics/lag_steps`` (L,) int64: the lags of the
+schedule (:mod:`glassmm.reporters.schedule`). A report writes one row of each per-frame
+dataset and nothing else: the I/O per report is the frame plus O(L) numbers.
 
-Attributes: ``schema_version``, ``model_metadata`` (JSON), ``box``, ``report_interval``,
-``schedule`` (JSON: ``linear`` or ``log`` and its parameters), ``skipped_inferences``,
-``model_errors``, ``nonfinite_predictions``, ``backend``, ``analysis`` (JSON), ``units`` (JSON).
-Every dataset carries a ``units`` attribute (``sigma``, ``tau``, ``epsilon/k_B``, ``1``, ...).
+The averages ``dynamics/msd``, ``fs``, ``overlap``, ``chi4``, ``alpha2``, ``n_samples`` and
+``lag`` (lags with samples) are derived on reading from the last frame's table
+(:class:`~glassmm.reporters.reader.ReportFile`), through ``SelfDynamics``.
+
+Attributes: ``schema_version``, ``glassmm_file`` ("report"), ``model_metadata`` (JSON),
+``backend``, ``box``, ``report_interval``, ``schedule`` (JSON), ``analysis`` (JSON: q,
+overlap_a, species, reference, dimensions), ``dynamics_n_selected``, ``types_sha256``,
+``frame_datasets``, ``units`` (JSON), and after a blow-up ``blew_up`` (JSON). Every dataset
+carries a ``units`` attribute (``sigma``, ``tau``, ``epsilon/k_B``, ``1``, ...).
 
 A frame is complete when every per-frame dataset has it: a reader (and an appending run)
 uses the common length, so a frame torn by a crash mid-write is never read as zeros.
@@ -37,50 +45,49 @@ uses the common length, so a frame torn by a crash mid-write is never read as ze
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+from glassmm.trajectory import FrameFile, Topology, check_types, frame_series, write_topology_datasets
+
+SCHEMA_VERSION = 2
+#: schema versions read_report understands (version 1 files cannot be appended to)
+READABLE_VERSIONS = (1, 2)
 #: per-frame scalar series and their dtypes
-FRAME_SERIES = (("step", "i8"), ("time", "f8"), ("temperature_estimate", "f8"),
+FRAME_SERIES = (("time", "f8"), ("temperature_estimate", "f8"),
                 ("kinetic_temperature", "f8"), ("thermostat_temperature", "f8"))
+COUNTERS = ("skipped_inferences", "model_errors", "nonfinite_predictions")
 #: reduced LJ unit of each dataset (the ``units`` attribute)
 UNITS = {
     "step": "1", "time": "tau", "temperature_estimate": "epsilon/k_B", "kinetic_temperature": "epsilon/k_B",
     "thermostat_temperature": "epsilon/k_B", "positions": "sigma", "propensity": "sigma",
-    "reference_positions": "sigma", "types": "1 (0 = A, 1 = B)", "analysis/msd": "sigma^2", "analysis/fs": "1",
-    "analysis/overlap": "1", "dynamics/lag": "tau", "dynamics/msd": "sigma^2", "dynamics/fs": "1",
-    "dynamics/overlap": "1", "dynamics/chi4": "1", "dynamics/n_samples": "1", "dynamics/sums": "mixed (see schema)",
-    "origins/time": "tau", "origins/positions": "sigma",
+    "reference_positions": "sigma", "analysis/msd": "sigma^2", "analysis/fs": "1", "analysis/overlap": "1",
+    "counters": "1 (" + ", ".join(COUNTERS) + ")", "dynamics/lag": "tau", "dynamics/lag_steps": "1",
+    "dynamics/sums": "SelfDynamics block accumulators (samples, sums of r^2 [sigma^2], r^4 [sigma^4], F_s, Q, Q^2)",
 }
-UNIT_SYSTEM = {"length": "sigma_AA (= 1 nm in OpenMM)", "time": "tau (= 1 ps)",
-               "energy": "epsilon_AA (= 1 kJ/mol)", "temperature": "epsilon_AA/k_B (= 120.2722 K)"}
-#: datasets with one row per frame
-FRAME_DATASETS = tuple(n for n, _ in FRAME_SERIES) + ("propensity", "positions")
+#: derived on reading from ``dynamics/sums`` (SelfDynamics attributes of the same names)
+DERIVED = ("dynamics/lag", "dynamics/msd", "dynamics/fs", "dynamics/overlap", "dynamics/chi4",
+           "dynamics/alpha2", "dynamics/n_samples")
 
 
-def _set_units(h: Any, group: str = "") -> None:
-    """The ``units`` attribute of every dataset present (under ``group`` only, when given)."""
-    for name, unit in UNITS.items():
-        if name.startswith(group) and name in h:
-            h[name].attrs["units"] = unit
+@dataclass
+class Resumed:
+    """What an appending reporter needs from the file it continues."""
 
-
-def per_frame_datasets(h: Any) -> list[str]:
-    """Names of the datasets with one row per frame present in an open report."""
-    return [k for k in FRAME_DATASETS if k in h] + [f"analysis/{k}" for k in h.get("analysis", {})]
-
-
-def complete_frames(h: Any) -> int:
-    """Frames that every per-frame dataset holds (a frame torn by a crash is not one)."""
-    names = per_frame_datasets(h)
-    return min(h[k].shape[0] for k in names) if names else 0
+    frames: int
+    last_step: int
+    counters: dict[str, int]
+    table: np.ndarray | None
+    origins: list[tuple[int, np.ndarray]]
+    reference: np.ndarray | None
+    dropped: dict[str, int]
 
 
 class ReportWriter:
-    """Creates or continues a report file and appends frames to it, flushing each one.
+    """Creates or continues a report file and appends frames to it, committing each one.
 
     Parameters
     ----------
@@ -90,137 +97,91 @@ class ReportWriter:
 
     def __init__(self, path: str | Path, n_particles: int) -> None:
         self.path, self.n = Path(path), int(n_particles)
-        self.h5: Any = None
+        self.file: FrameFile | None = None
 
-    def create(self, types: np.ndarray, reference: np.ndarray, attrs: dict[str, Any], analyses: Sequence[str]) -> None:
+    @property
+    def h5(self) -> Any:
+        return None if self.file is None else self.file.h5
+
+    def create(self, types: np.ndarray, box: np.ndarray, reference: np.ndarray, attrs: dict[str, Any],
+               analyses: Sequence[str], lag_steps: np.ndarray, lag_times: np.ndarray, shape: tuple[int, int]) -> None:
         """A new file with the schema's datasets, empty along the frame axis."""
-        import h5py
+        n, n_lags = self.n, len(lag_steps)
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        h = self.h5 = h5py.File(self.path, "w")
-        n = self.n
-        h.attrs["schema_version"] = SCHEMA_VERSION
-        for k, v in attrs.items():
-            h.attrs[k] = v
-        h.create_dataset("types", data=np.asarray(types).astype(np.int8))
-        h.create_dataset("reference_positions", data=reference)
-        for name, dt in FRAME_SERIES:
-            h.create_dataset(name, shape=(0,), maxshape=(None,), dtype=dt)
-        h.create_dataset("propensity", shape=(0, n), maxshape=(None, n), dtype="f4", chunks=(1, n))
-        h.create_dataset("positions", shape=(0, n, 3), maxshape=(None, n, 3), dtype="f4", chunks=(1, n, 3))
-        for name in analyses:
-            h.create_dataset(f"analysis/{name}", shape=(0,), maxshape=(None,), dtype="f8")
-        h.create_dataset("origins/time", shape=(0,), maxshape=(None,), dtype="f8")
-        h.create_dataset("origins/positions", shape=(0, n, 3), maxshape=(None, n, 3), dtype="f8", chunks=(1, n, 3))
-        h.attrs["units"] = json.dumps(UNIT_SYSTEM)
-        _set_units(h)
-        h.flush()
+        def build(h: Any) -> list[str]:
+            h.attrs["schema_version"] = SCHEMA_VERSION
+            h.attrs["glassmm_file"] = "report"
+            for k, v in attrs.items():
+                h.attrs[k] = v
+            write_topology_datasets(h, types, box)
+            h.create_dataset("reference_positions", data=np.asarray(reference, dtype=np.float64))
+            h.create_dataset("dynamics/lag", data=np.asarray(lag_times, dtype=np.float64))
+            h.create_dataset("dynamics/lag_steps", data=np.asarray(lag_steps, dtype=np.int64))
+            names = [frame_series(h, name, dt, UNITS[name]) for name, dt in FRAME_SERIES]
+            names.append(frame_series(h, "propensity", "f4", UNITS["propensity"], (n,)))
+            names.append(frame_series(h, "positions", "f4", UNITS["positions"], (n, 3)))
+            names += [frame_series(h, f"analysis/{a}", "f8", UNITS[f"analysis/{a}"]) for a in analyses]
+            names.append(frame_series(h, "counters", "i8", UNITS["counters"], (len(COUNTERS),)))
+            names.append(frame_series(h, "dynamics/sums", "f8", UNITS["dynamics/sums"], (n_lags, *shape)))
+            for name in ("reference_positions", "dynamics/lag", "dynamics/lag_steps"):
+                h[name].attrs["units"] = UNITS[name]
+            return names + [frame_series(h, "step", "i8", UNITS["step"])]
 
-    def open_existing(self, restart_step: int | None = None) -> dict[str, Any]:
-        """Continue a file; returns what the reporter needs to resume (last step, counters, accumulators).
+        self.file = FrameFile.create(self.path, build)
 
-        Every per-frame dataset is cut to the frames that all of them hold (a torn last frame
-        is dropped) and, with ``restart_step``, to the frames before it.
+    def open_existing(self, through_step: int | None, origins: Any, max_origins: int,
+                      types: np.ndarray | None = None) -> Resumed:
+        """Continue a file: cut to its complete frames at or before ``through_step``; what to resume from.
+
+        ``origins(step) -> bool`` says which frames are time origins; the last ``max_origins``
+        of them come back with their positions (as stored: float32, which the analysis uses too).
         """
-        import h5py
-
-        h = self.h5 = h5py.File(self.path, "a")
-        if int(h.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
-            raise ValueError(f"{self.path}: not a glassmm report file of schema {SCHEMA_VERSION}")
-        if h["types"].shape[0] != self.n:
-            raise ValueError(f"{self.path} has {h['types'].shape[0]} particles; this system has {self.n}")
-        per_frame = per_frame_datasets(h)
-        complete = complete_frames(h)
-        steps = h["step"][:complete]
-        # Frames at or after the restart step were written by a run that went on past the
-        # checkpoint this run restarts from: they are replaced, not kept beside the new ones.
-        keep = int(np.searchsorted(steps, restart_step, side="left")) if restart_step is not None else complete
-        cut = {k: h[k].shape[0] - keep for k in per_frame if h[k].shape[0] != keep}
-        for k in cut:
-            h[k].resize((keep, *h[k].shape[1:]))
-        dyn = None
-        if "dynamics/sums" in h and not cut and int(h["dynamics"].attrs.get("frames", -1)) == keep:
-            g = h["dynamics"]
-            dyn = {"times": g["lag"][()], "sums": g["sums"][()], "n_selected": int(g.attrs["n_selected"])}
-        return {
-            "last_step": int(h["step"][keep - 1]) if keep else -1,
-            "reference": h["reference_positions"][()],
-            "frames": keep,
-            "dropped": cut,
-            "skipped": int(h.attrs.get("skipped_inferences", 0)),
-            "model_errors": int(h.attrs.get("model_errors", 0)),
-            "nonfinite_predictions": int(h.attrs.get("nonfinite_predictions", 0)),
-            "dynamics": dyn,
-            "origins": None if cut else [(float(t), p) for t, p in zip(h["origins/time"][()], h["origins/positions"][()])],
-            "schedule": json.loads(h.attrs["schedule"]) if "schedule" in h.attrs else None,
-        }
-
-    def frames(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Rows ``start:stop`` of a per-frame dataset (e.g. to rebuild accumulators on append)."""
-        return self.h5[name][start:stop]
-
-    def append(self, row: dict[str, float], positions: np.ndarray, propensity: np.ndarray,
-               analysis: dict[str, float]) -> int:
-        """Append one frame; returns the number of frames now in the file."""
-        h = self.h5
-        k = h["step"].shape[0]
-        for name, _ in FRAME_SERIES:
-            h[name].resize((k + 1,))
-            h[name][k] = row[name]
-        h["propensity"].resize((k + 1, propensity.shape[0]))
-        h["propensity"][k] = propensity
-        h["positions"].resize((k + 1, *positions.shape))
-        h["positions"][k] = positions
-        for name, value in analysis.items():
-            h[f"analysis/{name}"].resize((k + 1,))
-            h[f"analysis/{name}"][k] = value
-        return k + 1
-
-    def write_origins(self, origins: list[tuple[float, np.ndarray]], rewrite: bool) -> None:
-        """Store the time origins; only the newest is written unless the window moved (``rewrite``)."""
-        o = self.h5["origins"]
-        m = len(origins)
-        o["time"].resize((m,))
-        o["time"][:] = [t for t, _ in origins]
-        o["positions"].resize((m, self.n, 3))
-        if rewrite:
-            o["positions"][:] = np.stack([p for _, p in origins])
-        else:
-            o["positions"][m - 1] = origins[-1][1]
-
-    def write_dynamics(self, dynamics: Any, frames: int) -> None:
-        """Replace the multiple-origin averages with those of ``dynamics`` (a SelfDynamics over ``frames`` frames)."""
-        h = self.h5
-        if "dynamics" in h:
-            del h["dynamics"]
+        fr, dropped = FrameFile.open(self.path, through_step=through_step)
+        self.file = fr
+        h, k = fr.h5, fr.frames
         try:
-            lag = dynamics.times
-        except RuntimeError:  # no samples yet (first frame)
-            return
-        g = h.create_group("dynamics")
-        g["lag"], g["msd"], g["fs"], g["overlap"] = lag, dynamics.msd, dynamics.fs, dynamics.overlap
-        g["chi4"], g["n_samples"] = dynamics.chi4, dynamics.n_samples
-        state = dynamics.state()
-        g["sums"] = state["sums"]
-        g.attrs["n_selected"] = int(state["n_selected"])
-        g.attrs["frames"] = int(frames)
-        _set_units(h, "dynamics/")  # the group is new at every report; the rest keep theirs
+            if int(h.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
+                raise ValueError(f"{self.path}: a report of schema {h.attrs.get('schema_version')}, "
+                                 f"not {SCHEMA_VERSION}; cannot append to it (start a new file)")
+            if h["types"].shape[0] != self.n:
+                raise ValueError(f"{self.path} has {h['types'].shape[0]} particles; this system has {self.n}")
+            if types is not None:
+                check_types(Topology(h["types"][()], h["box"][()], str(h.attrs["types_sha256"]), str(self.path)),
+                            types, "the system being appended")
+        except BaseException:
+            self.close()
+            raise
+        steps = h["step"][:k]
+        picks = [i for i in range(k) if origins(int(steps[i]))][-max_origins:]
+        if k and (not picks or picks[-1] != k - 1):
+            picks.append(k - 1)  # the previous frame, for the 'moving' reference
+        frames = [(int(steps[i]), h["positions"][i].astype(np.float64)) for i in picks]
+        counters = h["counters"][k - 1] if k else np.zeros(len(COUNTERS), dtype=np.int64)
+        return Resumed(frames=k, last_step=int(steps[-1]) if k else -1,
+                       counters={c: int(v) for c, v in zip(COUNTERS, counters)},
+                       table=h["dynamics/sums"][k - 1] if k else None, origins=frames,
+                       reference=h["positions"][0].astype(np.float64) if k else None, dropped=dropped)
 
-    def flush(self, counters: dict[str, int]) -> None:
-        """Write the counters (skipped inferences, model errors, ...) and flush to disk."""
-        for k, v in counters.items():
-            self.h5.attrs[k] = int(v)
-        self.h5.flush()
+    def write_reference(self, reference: np.ndarray) -> None:
+        """The first frame of a file that had none (in place: allowed while others read)."""
+        self.file.write("reference_positions", np.asarray(reference, dtype=np.float64))
 
-    def close(self, counters: dict[str, int]) -> None:
-        if self.h5 is not None:
+    def append(self, row: dict[str, Any]) -> int:
+        """Append one frame (every per-frame dataset by name, ``analysis/...`` included); returns the frame count."""
+        return self.file.append(row)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
             try:
-                self.flush(counters)
+                self.file.close()
             finally:
-                self.h5.close()
-                self.h5 = None
+                self.file = None
 
 
-def analysis_attrs(q: float, overlap_a: float, species: int | None, reference: str) -> str:
-    """The ``analysis`` attribute: the parameters of the per-frame series, as JSON."""
-    return json.dumps({"q": q, "overlap_a": overlap_a, "species": species, "reference": reference})
+def analysis_attrs(q: float, overlap_a: float, species: int | None, reference: str, dimensions: int = 3) -> str:
+    """The ``analysis`` attribute: the parameters of the per-frame series and the dynamics, as JSON."""
+    return json.dumps({"q": q, "overlap_a": overlap_a, "species": species, "reference": reference,
+                       "dimensions": dimensions})
