@@ -237,12 +237,14 @@ class PairTable:
             expr = f"select({key}-{k}, {expr}, {float(values[keys[k]])!r})"
         return expr
 
-    def custom_nonbonded_expression(self) -> str:
-        """The table as one ``CustomNonbondedForce`` energy expression in a per-particle type ``t``.
+    def custom_nonbonded_definitions(self) -> str:
+        """Lepton definitions of each pair's ``eps``, ``sig``, ``rc``, ``sh`` (shift) and ``shon``
+        (1 for a shifted pair, 0 for a truncated one) in per-particle types ``t1``, ``t2``.
 
         Lengths in nm = sigma_AA and energies in kJ/mol = epsilon_AA (:mod:`glassmm.units`).
         Each pair's parameters are picked by exact nested ``select`` on a pair key: ``t1 + t2``
-        for two species (the sum names the pair), ``S*t1 + t2`` otherwise.
+        for two species (the sum names the pair), ``S*t1 + t2`` otherwise. Expressions for other
+        forms of the same pairs (the soft-core twin NCMC moves use) append these.
         """
         s = self.n_species
         if s == 2:
@@ -250,14 +252,18 @@ class PairTable:
         else:
             key, keys = f"{s}*t1+t2", [(a, b) for a in range(s) for b in range(s)]
         return (
-            "step(rc - r) * (4*eps*(x*x - x) - sh);"
-            "x = (sig/r)^6;"
             f"eps = {self._select(self.epsilon, 'p', keys)};"
             f"sig = {self._select(self.sigma, 'p', keys)};"
             f"rc = {self._select(self.cutoff, 'p', keys)};"
             f"sh = {self._select(self.shift, 'p', keys)};"
+            f"shon = {self._select(self.shifted.astype(np.float64), 'p', keys)};"
             f"p = {key}"
         )
+
+    def custom_nonbonded_expression(self) -> str:
+        """The table as one ``CustomNonbondedForce`` energy expression in a per-particle type ``t``
+        (see :meth:`custom_nonbonded_definitions`)."""
+        return "step(rc - r) * (4*eps*(x*x - x) - sh);x = (sig/r)^6;" + self.custom_nonbonded_definitions()
 
     def custom_nonbonded_force(self, types: Any, periodic: bool = True, name: str = "KobAndersen") -> Any:
         """The table as an OpenMM ``CustomNonbondedForce`` (the fallback when the plugin is absent).
