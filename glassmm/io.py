@@ -12,6 +12,8 @@ key                            shape / dtype   meaning (reduced LJ units)
 ``temperature``                ()  float       optional: temperature of the configuration
 ``initial_positions_inherent`` (N, 3) float    optional: inherent structure (GlassBench name)
 ``initial_positions_cage``     (N, 3) float    optional: cage state (GlassBench name; glassmm.cage)
+``velocities``                 (N, 3) float    optional: velocities at t = 0 (sigma/tau)
+``units``                      () str          the unit system (reduced LJ), stated
 ``time``, ``dt``, ``seeds``,   ...             optional glassmm metadata
 ``glassmm_version``
 =============================  ==============  ============================================
@@ -370,6 +372,43 @@ def save_npz(path: str | os.PathLike, **arrays: Any) -> Path:
     return path
 
 
+def save_checkpoint(path: str | os.PathLike, engine_state: bytes, progress: dict[str, Any]) -> Path:
+    """Write a run's checkpoint atomically: the engine's own bytes (an OpenMM checkpoint) and its progress (JSON).
+
+    One file, so the engine state and the progress that goes with it never come apart.
+    """
+    import json
+
+    return save_npz(path, engine_state=np.frombuffer(engine_state, dtype=np.uint8),
+                    progress=np.str_(json.dumps(progress)), glassmm_checkpoint=np.int64(1))
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[bytes, dict[str, Any]]:
+    """Read a checkpoint of :func:`save_checkpoint`: (engine bytes, progress dict).
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it is not a glassmm checkpoint (or is torn).
+    """
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            if "glassmm_checkpoint" not in d.files:
+                raise ValueError(f"{path}: not a glassmm checkpoint")
+            return d["engine_state"].tobytes(), json.loads(str(d["progress"]))
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        raise ValueError(f"{path}: not a readable glassmm checkpoint ({exc})") from None
+
+
+#: the unit system every glassmm file is written in (each states it, as ``units``)
+UNIT_SYSTEM = {"length": "sigma_AA (= 1 nm in OpenMM)", "time": "tau (= 1 ps)",
+               "energy": "epsilon_AA (= 1 kJ/mol)", "temperature": "epsilon_AA/k_B (= 120.2722 K)",
+               "mass": "m_A (= 1 amu)"}
+UNITS_NOTE = "reduced Lennard-Jones units: " + ", ".join(f"{k} in {v}" for k, v in UNIT_SYSTEM.items())
+
+
 def save_configuration(
     path: str | os.PathLike,
     config: Configuration,
@@ -385,6 +424,7 @@ def save_configuration(
         initial_positions=config.positions,
         box=config.box,
         glassmm_version=np.str_(__version__),
+        units=np.str_(UNITS_NOTE),
     )
     if config.temperature is not None:
         arrays["temperature"] = np.float64(config.temperature)

@@ -34,8 +34,7 @@ import numpy as np
 
 from glassmm._version import __version__
 from glassmm.geometry import infer_dimensions
-from glassmm.io import Configuration, atomic_write, save_npz
-from glassmm.units import as_reduced_temperature
+from glassmm.io import UNITS_NOTE, Configuration, atomic_write, save_npz
 
 
 def log_spaced_times(t_max: float, n: int = 8, t_min: float | None = None, dt: float = 0.005) -> np.ndarray:
@@ -130,6 +129,7 @@ def run_isoconfigurational(
     workers: int = 1,
     progress: bool = True,
     on_replica_done: Callable[[int], None] | None = None,
+    resume: bool | None = None,
 ) -> IsoconfResult:
     """Run (or resume) an isoconfigurational ensemble and write BOTAN-layout files.
 
@@ -151,8 +151,18 @@ def run_isoconfigurational(
     executor : "local", dask Client, cluster or scheduler address
     workers : int
         Processes for the local executor.
+    resume : bool, optional
+        Replicas finished by an earlier call with the same parameters are kept (the default,
+        None: rerunning the same call continues it); True insists that there are some, False
+        runs every replica again.
     """
-    T = as_reduced_temperature(temperature)
+    from glassmm.simulation import check_temperature
+
+    T = check_temperature(temperature)
+    if int(n_replicas) < 1:
+        raise ValueError(f"an isoconfigurational ensemble needs at least one replica; got n_replicas = {n_replicas}")
+    if not dt > 0:
+        raise ValueError(f"dt must be positive (tau); got {dt}")
     times, steps = _recording_steps(times, dt)
     output = Path(output)
     parts = output.parent / f"{output.name}.parts"
@@ -166,6 +176,12 @@ def run_isoconfigurational(
         "seed": seed,
         "positions_checksum": float(np.round(np.sum(config.positions * np.arange(1, 4)), 8)),
     }
+    if resume and not (parts / "signature.json").exists():
+        raise ValueError(f"nothing to resume: {parts} does not exist")
+    if resume is False and parts.exists():
+        import shutil
+
+        shutil.rmtree(parts)
     _claim_parts(parts, signature)
 
     def part_path(r: int) -> Path:
@@ -198,7 +214,7 @@ def run_isoconfigurational(
     meta = output.parent / f"{output.name}.json"
     with atomic_write(meta, "w") as fh:
         json.dump({**signature, "times": times.tolist(), "n_replicas": n_replicas,
-                   "files": [str(f) for f in files], "glassmm_version": __version__}, fh, indent=2)
+                   "files": [str(f) for f in files], "glassmm_version": __version__, "units": UNITS_NOTE}, fh, indent=2)
     return IsoconfResult(files, meta, times, n_replicas, wall, len(todo))
 
 
@@ -288,6 +304,7 @@ def _write_time_files(output: Path, config: Configuration, T: float, times: np.n
             seed=np.int64(seed),
             integrator=np.str_(integrator),
             glassmm_version=np.str_(__version__),
+            units=np.str_(UNITS_NOTE),
             **({"initial_positions_inherent": config.inherent_positions} if config.inherent_positions is not None else {}),
         )
         files.append(path)

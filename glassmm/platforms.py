@@ -13,9 +13,11 @@ and logged on ``glassmm.platforms``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from typing import Iterator
 
 import openmm
 
@@ -52,12 +54,35 @@ def canonical_name(name: str) -> str:
     return match[0]
 
 
+@contextlib.contextmanager
+def _quiet_native_output() -> Iterator[None]:
+    """Under ``GLASSMM_QUIET``, send what native code prints (OpenCL's "unsupported OpenCL
+    implementation" warning, on stdout) to /dev/null meanwhile; otherwise do nothing."""
+    if not os.environ.get("GLASSMM_QUIET"):
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
 def _probe(name: str) -> str | None:
     """None when platform ``name`` builds a Context here, else why not."""
     system = openmm.System()
     system.addParticle(1.0)
     try:
-        ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(name))
+        with _quiet_native_output():
+            ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(name))
     except Exception as exc:  # driver too old, no device, out of memory...
         return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
     try:

@@ -356,6 +356,30 @@ def _has_global(integ: openmm.CustomIntegrator, name: str) -> bool:
     return any(integ.getGlobalVariableName(i) == name for i in range(integ.getNumGlobalVariables()))
 
 
+def melt_segments(
+    temperature: float,
+    melt_temperature: float = 2.0,
+    melt_time: float = 10.0,
+    quench_time: float = 10.0,
+    equilibration_time: float = 50.0,
+    dt: float = DEFAULT_DT,
+) -> list[tuple[str, float, int]]:
+    """The melt / quench / equilibrate protocol as segments: (label, thermostat temperature, steps).
+
+    Melt at ``melt_temperature``, cool linearly to ``temperature`` in 20 stages over
+    ``quench_time``, equilibrate (all reduced). :func:`melt_and_quench` runs these; a
+    resumable run (``glassmm simulate``) runs them with checkpoints between chunks.
+    """
+    T = units.as_reduced_temperature(temperature)
+    stages = 20
+    n_ramp = max(1, int(round(quench_time / dt)))
+    segments = [("melt", float(melt_temperature), int(round(melt_time / dt)))]
+    segments += [(f"quench {k + 1}/{stages}", float(melt_temperature + (T - melt_temperature) * (k + 1) / stages),
+                  n_ramp // stages) for k in range(stages)]
+    segments.append(("equilibrate", float(T), int(round(equilibration_time / dt))))
+    return segments
+
+
 def melt_and_quench(
     simulation: app.Simulation,
     temperature: float,
@@ -371,20 +395,12 @@ def melt_and_quench(
     Needs a thermostatted integrator (langevin or nose-hoover). Equilibrate for several
     alpha-relaxation times of the target temperature before measuring anything. Times are
     converted to steps with the integrator's own step size; ``dt`` (tau), if given, must
-    agree with it (it is kept for callers that pass it).
+    agree with it (it is kept for callers that pass it). The segments are :func:`melt_segments`.
     """
     step = units.as_reduced_time(simulation.integrator.getStepSize())
     if dt is not None and not np.isclose(float(dt), step, rtol=1e-9):
         raise ValueError(f"melt_and_quench: dt = {dt} but the integrator's step size is {step} tau; "
                          "times are converted with the integrator's")
-    dt = step
-    T = units.as_reduced_temperature(temperature)
-    set_temperature(simulation, melt_temperature)
-    run(simulation, int(round(melt_time / dt)), progress and "melt")
-    n_ramp = max(1, int(round(quench_time / dt)))
-    stages = 20
-    for k in range(stages):
-        set_temperature(simulation, melt_temperature + (T - melt_temperature) * (k + 1) / stages)
-        run(simulation, n_ramp // stages)
-    set_temperature(simulation, T)
-    run(simulation, int(round(equilibration_time / dt)), progress and "equilibrate")
+    for label, T, n in melt_segments(temperature, melt_temperature, melt_time, quench_time, equilibration_time, step):
+        set_temperature(simulation, T)
+        run(simulation, n, progress and label if label in ("melt", "equilibrate") else False)

@@ -47,16 +47,12 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from glassmm import units
-from glassmm.io import atomic_write, is_hdf5, save_npz
+from glassmm.io import UNIT_SYSTEM, atomic_write, is_hdf5, save_npz
 
 #: version of the trajectory layout (HDF5 frame files written by :class:`TrajectoryWriter`)
 TRAJECTORY_SCHEMA = 1
 #: the sidecar beside a DCD: ``run.dcd`` -> ``run.dcd.types.npz``
 TOPOLOGY_SUFFIX = ".types.npz"
-#: the unit system every glassmm file states (reduced LJ; the OpenMM mapping in brackets)
-UNIT_SYSTEM = {"length": "sigma_AA (= 1 nm in OpenMM)", "time": "tau (= 1 ps)",
-               "energy": "epsilon_AA (= 1 kJ/mol)", "temperature": "epsilon_AA/k_B (= 120.2722 K)",
-               "mass": "m_A (= 1 amu)"}
 UNITS_JSON = json.dumps(UNIT_SYSTEM)
 #: the per-frame dataset whose length commits a frame (extended last)
 COMMIT = "step"

@@ -27,63 +27,287 @@ def simulate(
     report_every: float = 1.0,
     progress: bool = True,
     deterministic: bool = False,
+    resume: bool | None = None,
 ) -> dict[str, Any]:
-    """Equilibrate a KA system at ``temperature`` and run production MD.
+    """Equilibrate a KA system at ``temperature`` and run production MD, resumably.
 
-    Writes ``OUTPUT.dcd`` (unwrapped trajectory, nm = sigma), ``OUTPUT.log`` (OpenMM
-    StateDataReporter, OpenMM units) and ``OUTPUT.npz`` (final configuration, BOTAN layout,
-    reduced units). All times are reduced (tau). ``platform="auto"`` runs on the fastest
-    platform here (GPU platforms in ``precision``, mixed by default); ``deterministic`` asks
-    for bitwise-reproducible force sums.
+    Writes ``OUTPUT.dcd`` (unwrapped trajectory; the DCD format's Angstrom, 10 A = 1 sigma)
+    with its types in ``OUTPUT.dcd.types.npz``, ``OUTPUT.log`` (one line per frame, reduced
+    units, stated in its header), ``OUTPUT.npz`` (final positions and velocities, BOTAN layout,
+    reduced) and ``OUTPUT.chk`` (checkpoint: the OpenMM state and the protocol's progress,
+    written after every ``report_every`` of MD, equilibration included). All times are
+    reduced (tau). ``platform="auto"`` runs on the fastest platform here (GPU platforms in
+    ``precision``, mixed by default); ``deterministic`` asks for bitwise-reproducible force sums.
+
+    Resuming: rerunning the same call continues from ``OUTPUT.chk`` (``resume=None``); the
+    trajectory and log are cut to the checkpoint first, so a killed run leaves no duplicate
+    frame. On the Reference platform the resumed trajectory equals an uninterrupted one bit
+    for bit. A longer ``production_time`` extends a finished run; other changed parameters
+    are refused by name. ``resume=True`` requires a checkpoint, ``False`` starts over.
+
+    Raises
+    ------
+    ValueError
+        Bad input, named before any MD (a temperature in Kelvin, a non-positive step, ...).
+    glassmm.simulation.SimulationBlewUp
+        Non-finite positions or an absurd kinetic temperature; the checkpoint before it is kept.
 
     Returns
     -------
     dict
         Paths, energies per particle (reduced) and measured steps/s.
     """
-    import openmm.app as app
+    from glassmm.io import load_checkpoint, load_configuration
+    from glassmm.simulation import check_temperature, melt_segments
 
-    from glassmm import units
-    from glassmm.io import Configuration, load_configuration, save_configuration
-    from glassmm.simulation import get_positions, potential_energy, run
-    from glassmm.systems import KobAndersen
-
-    T = units.as_reduced_temperature(temperature)
-    if input is not None:
-        ka = KobAndersen.from_configuration(load_configuration(input, density=density))
-    else:
-        ka = KobAndersen(n_particles, density=density, dimensions=dimensions, positions="random", seed=seed)
-    sim = _equilibrated(ka, T, integrator, melt, equilibration_time, dt, platform, precision, seed, progress,
-                        deterministic)
-
+    T = check_temperature(temperature)
+    for name, value in (("dt", dt), ("report_every", report_every)):
+        if not value > 0:
+            raise ValueError(f"{name} must be positive (tau); got {value}")
+    if production_time < 0 or equilibration_time < 0:
+        raise ValueError("production and equilibration times must not be negative (tau)")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    paths = {ext: output.parent / f"{output.name}.{ext}" for ext in ("dcd", "log", "npz")}  # keep dots in names
+    paths = {ext: output.parent / f"{output.name}.{ext}" for ext in ("dcd", "log", "npz", "chk")}  # keep dots in names
     every = max(1, int(round(report_every / dt)))
     n_prod = int(round(production_time / dt))
-    sim.reporters.append(app.DCDReporter(str(paths["dcd"]), every, enforcePeriodicBox=False))
-    sim.reporters.append(
-        app.StateDataReporter(str(paths["log"]), every, step=True, time=True,
-                              potentialEnergy=True, kineticEnergy=True, temperature=True, speed=True)
-    )
-    t0 = time.perf_counter()
-    run(sim, n_prod, progress and "production", chunk=every)
-    wall = time.perf_counter() - t0
-    # OpenMM 8.6's DCD/StateData reporters have no close(); their files close on __del__.
-    sim.reporters.clear()
-    final = Configuration(positions=get_positions(sim.context), types=ka.types, box=ka.box, temperature=T)
-    save_configuration(paths["npz"], final, dt=np.float64(dt), seeds=np.int64(seed))
+    if input is not None:
+        config = load_configuration(input, density=density)
+        ka = _system_from(config)
+        start_velocities = config.extra.get("velocities") if not melt else None
+    else:
+        config = None
+        ka = _fresh_system(n_particles, density, dimensions, seed)
+        start_velocities = None
+    start_integrator = "langevin" if (melt and integrator == "nve") else integrator
+    segments = (melt_segments(T, equilibration_time=equilibration_time, dt=dt) if melt
+                else [("equilibrate", T, int(round(equilibration_time / dt)))])
+    signature = {"temperature": T, "n_particles": ka.n_particles, "density": density, "dimensions": ka.dimensions,
+                 "input": None if config is None else _checksum(config.positions), "melt": bool(melt),
+                 "equilibration_time": equilibration_time, "dt": dt, "integrator": integrator, "platform": platform,
+                 "precision": precision, "seed": seed, "report_every": report_every, "deterministic": bool(deterministic)}
+
+    run = _ResumableRun(ka, T, dt, platform, precision, seed, deterministic, paths, every, progress)
+    stored = None
+    if paths["chk"].exists() and resume is not False:
+        engine, stored = load_checkpoint(paths["chk"])
+        if stored.get("signature") != signature:
+            old = stored.get("signature", {})
+            differ = ", ".join(f"{k}: {old.get(k)!r} -> {v!r}" for k, v in signature.items() if old.get(k) != v)
+            raise ValueError(f"{paths['chk']} is the checkpoint of another run ({differ}); rerun with its "
+                             "parameters to continue it, or resume=False (--restart) to start over")
+    elif resume:
+        raise ValueError(f"nothing to resume: {paths['chk']} does not exist")
+    segments.append(("production", T, n_prod))
+    if stored is None:
+        run.start(start_integrator, start_velocities)
+        seg, done = 0, 0
+    else:
+        seg, done = int(stored["segment"]), int(stored["done"])
+        run.load(stored["phase_integrator"], engine)
+        if stored.get("production_started"):
+            run.open_reporters(append=True)
+    prod = len(segments) - 1
+    while seg < len(segments):
+        label, temp, n = segments[seg]
+        if seg == prod and run.kind != integrator:
+            run.switch(integrator)  # NVE production after a Langevin melt: zero momentum, same positions
+        if seg == prod and not run.production_started:
+            run.begin_production()
+        run.segment(label, temp, n, done, progress_of=lambda d, s=seg: {"signature": signature, "segment": s, "done": d})
+        seg, done = seg + 1, 0
+    final = run.final_state()
+    save_configuration_with_velocities(paths["npz"], final, ka, T, dt, seed)
     return {
         "trajectory": str(paths["dcd"]),
+        "topology": str(paths["dcd"]) + ".types.npz",
         "log": str(paths["log"]),
         "final_configuration": str(paths["npz"]),
+        "checkpoint": str(paths["chk"]),
+        "resumed_from_step": None if stored is None else stored.get("production_step"),
         "n_particles": ka.n_particles,
         "temperature": T,
         "production_steps": n_prod,
-        "steps_per_s": n_prod / wall if wall > 0 else float("nan"),
-        "platform": sim.context.getPlatform().getName(),
-        "potential_energy_per_particle": potential_energy(sim.context) / ka.n_particles,
+        "steps_per_s": run.steps_per_s,
+        "platform": run.sim.context.getPlatform().getName(),
+        "potential_energy_per_particle": final["potential_energy"] / ka.n_particles,
+        "units": "reduced (sigma_AA, tau, epsilon_AA, epsilon_AA/k_B)",
     }
+
+
+def _system_from(config: Any) -> Any:
+    """The KA system of a configuration file."""
+    from glassmm.systems import KobAndersen
+
+    return KobAndersen.from_configuration(config)
+
+
+def _fresh_system(n: int, density: float, dimensions: int, seed: int) -> Any:
+    from glassmm.systems import KobAndersen
+
+    return KobAndersen(n, density=density, dimensions=dimensions, positions="random", seed=seed)
+
+
+def _checksum(arr: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(np.asarray(arr, dtype=np.float64)).tobytes()).hexdigest()[:16]
+
+
+def save_configuration_with_velocities(path: Path, final: dict[str, Any], ka: Any, T: float, dt: float,
+                                       seed: int) -> None:
+    """The final state of a run: positions and velocities (reduced), BOTAN layout."""
+    from glassmm.io import Configuration, save_configuration
+
+    config = Configuration(positions=final["positions"], types=ka.types, box=ka.box, temperature=T)
+    save_configuration(path, config, velocities=final["velocities"], dt=np.float64(dt), seeds=np.int64(seed),
+                       step=np.int64(final["step"]), time=np.float64(final["time"]))
+
+
+class _ResumableRun:
+    """One simulation carried through the protocol's segments, checkpointed after every chunk."""
+
+    def __init__(self, ka: Any, T: float, dt: float, platform: str, precision: str | None, seed: int,
+                 deterministic: bool, paths: dict[str, Path], every: int, progress: bool) -> None:
+        self.ka, self.T, self.dt, self.platform, self.precision = ka, T, dt, platform, precision
+        self.seed, self.deterministic, self.paths, self.every, self.progress = seed, deterministic, paths, every, progress
+        self.sim: Any = None
+        self.kind = ""
+        self.production_started = False
+        self._reporters: list[Any] = []
+        self._prod_steps, self._prod_wall = 0, 0.0
+        self._masses = np.ones(ka.n_particles)
+        from glassmm.geometry import degrees_of_freedom
+
+        self._dof = degrees_of_freedom(ka.n_particles, ka.dimensions)
+
+    def _build(self, kind: str, velocities: Any = "thermal") -> None:
+        from glassmm.simulation import create_simulation
+
+        self.sim = create_simulation(self.ka, kind, temperature=self.T, dt=self.dt, platform=self.platform,
+                                     precision=self.precision, seed=self.seed, velocities=velocities,
+                                     deterministic=self.deterministic)
+        self.kind = kind
+        system = self.sim.system
+        from glassmm import units
+
+        self._masses = np.array([units.mass_from_openmm(system.getParticleMass(i)) for i in range(system.getNumParticles())])
+
+    def start(self, kind: str, velocities: np.ndarray | None) -> None:
+        self._build(kind, "thermal" if velocities is None else velocities)
+
+    def load(self, kind: str, engine: bytes) -> None:
+        self._build(kind)
+        try:
+            self.sim.context.loadCheckpoint(engine)
+        except Exception as exc:
+            raise ValueError(f"{self.paths['chk']}: cannot be loaded here ({exc}); an OpenMM checkpoint continues "
+                             "only on the platform and OpenMM version that wrote it") from None
+
+    def switch(self, kind: str) -> None:
+        from glassmm.geometry import zero_momentum
+        from glassmm.simulation import get_positions, get_velocities, set_velocities
+
+        # The Langevin chain leaves a random total momentum; carried into NVE it is a
+        # conserved drift of the whole liquid that decays F_s spuriously (issue 16).
+        velocities = zero_momentum(get_velocities(self.sim.context))
+        self.ka.positions_reduced = get_positions(self.sim.context)
+        self._build(kind, None)
+        set_velocities(self.sim.context, velocities)
+
+    def begin_production(self) -> None:
+        """Production counts its steps and time from zero: frame k of the trajectory is at step (k + 1) every."""
+        self.sim.context.setTime(0.0)
+        self.sim.currentStep = 0
+        self.production_started = True
+        self.open_reporters(append=False)
+
+    def open_reporters(self, append: bool) -> None:
+        from glassmm.trajectory import RunLogReporter, cut_to_step, dcd_reporter
+
+        self.production_started = True
+        if append:  # the kill may have left frames after the checkpoint, or a torn one
+            for f in (self.paths["dcd"], self.paths["log"]):
+                cut_to_step(f, int(self.sim.currentStep))
+        self._reporters = [dcd_reporter(self.paths["dcd"], self.every, self.ka, append=append),
+                           RunLogReporter(self.paths["log"], self.every, self.ka.n_particles, self.ka.dimensions,
+                                          append=append)]
+        self.sim.reporters[:] = self._reporters
+
+    def segment(self, label: str, temperature: float, n: int, done: int, progress_of: Any) -> None:
+        from glassmm.simulation import set_temperature
+
+        if self.kind != "nve":
+            set_temperature(self.sim, temperature)
+        bar = None
+        if self.progress and n - done > 0 and label in ("melt", "equilibrate", "production"):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, initial=done, desc=label, unit="step")
+        while done < n:
+            k = min(self.every - int(self.sim.currentStep) % self.every if label == "production" else self.every,
+                    n - done)
+            t0 = time.perf_counter()
+            self._step(k)
+            if label == "production":
+                self._prod_steps += k
+                self._prod_wall += time.perf_counter() - t0
+            done += k
+            self._check()
+            self._checkpoint(progress_of(done))
+            if bar is not None:
+                bar.update(k)
+        if bar is not None:
+            bar.close()
+
+    def _step(self, k: int) -> None:
+        import openmm
+
+        from glassmm.simulation import SimulationBlewUp
+
+        try:
+            self.sim.step(k)
+        except openmm.OpenMMException as exc:
+            if "nan" in str(exc).lower():
+                raise SimulationBlewUp(f"the simulation blew up near step {self.sim.currentStep}: OpenMM says "
+                                       f"{str(exc).strip().splitlines()[0]}. Reduce the timestep (dt = {self.dt} tau), "
+                                       "or check the temperature and the starting configuration") from None
+            raise
+
+    def _check(self) -> None:
+        from glassmm import units
+        from glassmm.simulation import SimulationBlewUp, blow_up_reason
+
+        state = self.sim.context.getState(getPositions=True, getVelocities=True)
+        why = blow_up_reason(units.positions_from_openmm(state.getPositions(asNumpy=True)),
+                             units.velocities_from_openmm(state.getVelocities(asNumpy=True)), self._masses, self._dof)
+        if why is not None:
+            raise SimulationBlewUp(f"the simulation blew up by step {self.sim.currentStep}: {why}. Reduce the "
+                                   f"timestep (dt = {self.dt} tau), or check the temperature and the starting "
+                                   f"configuration (the last checkpoint, if one was written, holds the last sane state)")
+
+    def _checkpoint(self, progress: dict[str, Any]) -> None:
+        from glassmm.io import save_checkpoint
+
+        progress.update(phase_integrator=self.kind, production_started=self.production_started,
+                        production_step=int(self.sim.currentStep) if self.production_started else None)
+        save_checkpoint(self.paths["chk"], self.sim.context.createCheckpoint(), progress)
+
+    @property
+    def steps_per_s(self) -> float:
+        return self._prod_steps / self._prod_wall if self._prod_wall > 0 else float("nan")
+
+    def final_state(self) -> dict[str, Any]:
+        from glassmm import units
+
+        state = self.sim.context.getState(getPositions=True, getVelocities=True, getEnergy=True)
+        for r in self._reporters:
+            getattr(r, "close", lambda: None)()
+        self.sim.reporters.clear()
+        return {"positions": units.positions_from_openmm(state.getPositions(asNumpy=True)),
+                "velocities": units.velocities_from_openmm(state.getVelocities(asNumpy=True)),
+                "potential_energy": units.as_reduced_energy(state.getPotentialEnergy()),
+                "step": int(self.sim.currentStep), "time": units.as_reduced_time(state.getTime())}
 
 
 def inspect_configuration(path: str | Path, density: float = 1.2, platform: str = "Reference") -> dict[str, Any]:
@@ -162,7 +386,7 @@ def predict_file(path: str | Path, model: str, output: str | Path | None = None,
     trained at one temperature.
     """
     from glassmm.backends import load_predictor
-    from glassmm.io import load_configuration, save_npz
+    from glassmm.io import UNITS_NOTE, load_configuration, save_npz
 
     c = load_configuration(path)
     predictor, _ = load_predictor(model, backend=backend, device=device)
@@ -171,7 +395,7 @@ def predict_file(path: str | Path, model: str, output: str | Path | None = None,
                      cage_positions=c.cage_positions, platform=platform,
                      temperature=c.temperature if c.temperature is not None else temperature)
     if output:
-        save_npz(output, propensity=pred.propensity, types=c.types,
+        save_npz(output, propensity=pred.propensity, types=c.types, units=np.str_(UNITS_NOTE),
                  **({"temperature": np.float64(pred.temperature)} if pred.temperature is not None else {}))
     A = c.types == 0
     return {"file": str(path), "model": str(model), "n_particles": c.n_particles,

@@ -58,12 +58,10 @@ def _report_frames(path):
 
 
 def _assert_prefix(got, ref):
-    """Every frame in ``got`` is the uninterrupted run's frame of that index, bit for bit."""
-    n = len(got["step"])
-    assert n <= len(ref["step"])
+    """Every frame in ``got`` is the uninterrupted run's frame of that index, bit for bit; returns the frames."""
     for k, v in got.items():
-        assert np.array_equal(v, ref[k][:n]), f"{k} differs from the uninterrupted run"
-    return n
+        assert len(v) <= len(ref[k]) and np.array_equal(v, ref[k][:len(v)]), f"{k} differs from the uninterrupted run"
+    return len(got.get("step", ()))
 
 
 def test_reporter_survives_kill_9_anywhere_and_resumes_bit_for_bit(tmp_path):
@@ -90,3 +88,46 @@ def test_reporter_survives_kill_9_anywhere_and_resumes_bit_for_bit(tmp_path):
     assert p.wait() == 0, p.stderr.read()
     assert _assert_prefix(_report_frames(run_dir / "run.h5"), ref) == len(ref["step"])
     assert live_reads >= 4 and len(set(frames)) > 5  # the kills landed at many different points
+
+
+def _run_files(d):
+    out = {}
+    if (d / "run.dcd").exists():
+        t = read_trajectory(d / "run.dcd")
+        out.update(step=t.step, positions=t.positions)
+    if (d / "run.log").exists():
+        log = read_run_log(d / "run.log")
+        out.update(log_step=log["step"], energy=log["potential_energy"])
+    return out
+
+
+def test_simulate_survives_kill_9_anywhere_and_resumes_bit_for_bit(small_liquid, tmp_path):
+    from glassmm.io import Configuration, save_configuration
+
+    ka = small_liquid
+    start = tmp_path / "start.npz"
+    save_configuration(start, Configuration(ka.positions_reduced, ka.types, ka.box, temperature=1.0))
+    cmd = [sys.executable, "-c", "import sys; from glassmm.cli import main; sys.exit(main())", "simulate", "--input", str(start), "-T", "1.0", "--equilibrate", "0.25",
+           "--time", "4", "--report-every", "0.025", "--platform", "Reference", "--deterministic", "-o", "run"]
+    ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
+    ref_dir.mkdir()
+    run_dir.mkdir()
+    subprocess.run(cmd, cwd=ref_dir, env=ENV, check=True, capture_output=True)
+    ref = _run_files(ref_dir)
+    assert list(ref["step"]) == list(range(5, 801, 5))
+
+    rng = np.random.default_rng(31)
+    kills = 0
+    for _ in range(10):
+        p = subprocess.Popen(cmd, cwd=run_dir, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(float(rng.uniform(0.5, 2.5)))
+        if p.poll() is not None:
+            break  # it finished before this kill
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        kills += 1
+        _assert_prefix(_run_files(run_dir), ref)  # every frame and log line written so far is whole
+    subprocess.run(cmd, cwd=run_dir, env=ENV, check=True, capture_output=True)
+    got = _run_files(run_dir)
+    assert _assert_prefix(got, ref) == len(ref["step"]) and len(got["log_step"]) == len(ref["log_step"])
+    assert kills >= 5

@@ -68,14 +68,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a ``glassmm`` command; exit status 0, 2 (bad input, named on one line) or 3 (the run blew up)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         _check_outputs(args)
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that went away shows here, not at interpreter exit
+        return status
     except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
         print(f"glassmm {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`glassmm inspect ... | head`): not an error of this command
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        from glassmm.simulation import SimulationBlewUp
+
+        if isinstance(exc, SimulationBlewUp):
+            print(f"glassmm {args.command}: error: {exc}", file=sys.stderr)
+            return 3
+        raise
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into a closed pipe stays quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -64,7 +64,12 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     add_platform(p, precision=True, deterministic=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--report-every", type=float, default=1.0, help="trajectory frame interval (tau)")
-    p.add_argument("-o", "--output", default="run", help="output prefix: PREFIX.dcd, PREFIX.npz, PREFIX.log")
+    p.add_argument("-o", "--output", default="run",
+                   help="output prefix: PREFIX.dcd (+ PREFIX.dcd.types.npz), PREFIX.log, PREFIX.npz, PREFIX.chk")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue from PREFIX.chk (the same command continues it anyway; this insists on one)")
+    again.add_argument("--restart", action="store_true", help="ignore PREFIX.chk and start over")
     p.set_defaults(func=_cmd_simulate)
 
 
@@ -89,6 +94,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         report_every=args.report_every,
         progress=True,
+        resume=True if args.resume else False if args.restart else None,
     )
     print_json(summary)
     return 0
@@ -163,6 +169,8 @@ def _add_isoconf(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="local processes (one CPU thread each)")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) to run replicas on")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the replicas PREFIX.parts/ holds (the same command does anyway; this insists on some)")
     p.set_defaults(func=_cmd_isoconf)
 
 
@@ -175,7 +183,7 @@ def _cmd_isoconf(args: argparse.Namespace) -> int:
     res = run_isoconfigurational(
         config, args.temperature, args.output, n_replicas=args.replicas, times=times, dt=args.dt,
         integrator=args.integrator, platform=args.platform, seed=args.seed,
-        executor=args.scheduler or "local", workers=args.workers,
+        executor=args.scheduler or "local", workers=args.workers, resume=True if args.resume else None,
     )
     print_json({"files": res.files, "metadata": res.metadata_file, "times": res.times,
                  "replicas_run": res.replicas_run, "seconds": res.wall_seconds})

@@ -33,6 +33,25 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_model(name: str) -> str:
+    """A model argument that is a file or a bundled name; else one line naming the bundled ones."""
+    from pathlib import Path
+
+    if Path(name).exists():
+        return name
+    from glassmm.models.artifact import bundled_models
+
+    names = sorted(bundled_models())
+    if name in names:
+        return name
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.5) or [n for n in names if n.startswith(name)][:1]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown model {name!r}: no such file and no bundled model of that name{hint}; "
+                     f"bundled: {', '.join(names) or 'none'}")
+
+
 # ---------------------------------------------------------------------------- train
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train BOTAN / T-BOTAN on isoconfigurational files")
@@ -96,7 +115,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from glassmm.backends import load_predictor
     from glassmm.training.evaluate import evaluate_model
 
-    predictor, _ = load_predictor(args.model, backend=args.backend, device=args.device)
+    predictor, _ = load_predictor(check_model(args.model), backend=args.backend, device=args.device)
     res = evaluate_model(predictor, args.files, plot=args.plot, progress=not args.json,
                          temperature=args.temperature)
     if args.json:
@@ -124,7 +143,7 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from glassmm.workflows import predict_file
 
-    summary = predict_file(args.file, args.model, args.output, device=args.device, backend=args.backend,
+    summary = predict_file(args.file, check_model(args.model), args.output, device=args.device, backend=args.backend,
                            temperature=args.temperature)
     if args.json:
         print_json(summary)
