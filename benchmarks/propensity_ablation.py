@@ -39,8 +39,18 @@ def data_file(k: int) -> Path:
     return DATA / f"isoconfig_N4096T0.44_{k}_tc07.npz"
 
 
-def run_key(inputs: str, dist: float, seed: int) -> str:
-    return f"{inputs.replace('+', '_')}-d{dist:g}-s{seed}"
+#: training recipes. "fixed" is issue 18's: constant learning rate, fixed epochs, final weights,
+#: trained on 1-8. "converge" (issue 32): a cosine learning-rate schedule, trained on 1-7 with
+#: early stopping on configuration 8 (never on 9-10), the best validation epoch's weights.
+RECIPES = {
+    "fixed": {"lr": 3e-3, "lr_schedule": "constant", "train": tuple(range(1, 9)), "val": (), "patience": 10**6},
+    "converge": {"lr": 3e-3, "lr_schedule": "cosine", "train": tuple(range(1, 8)), "val": (8,), "patience": 20},
+}
+
+
+def run_key(inputs: str, dist: float, seed: int, recipe: str = "fixed") -> str:
+    base = f"{inputs.replace('+', '_')}-d{dist:g}"
+    return f"{base}-s{seed}" if recipe == "fixed" else f"{base}-{recipe}-s{seed}"
 
 
 def one_run(job: dict) -> dict:
@@ -56,23 +66,30 @@ def one_run(job: dict) -> dict:
     from glassmm.training.trainer import TrainConfig, Trainer
 
     out = Path(job["out"])
-    key = run_key(job["inputs"], job["dist"], job["seed"])
-    cfg = TrainConfig(epochs=job["epochs"], pretrain_epochs=2, lr=3e-3, hidden=job["hidden"], n_steps=job["steps"],
-                      distribution_weight=job["dist"], inputs=job["inputs"], seed=job["seed"], patience=10**6,
-                      cage=job["cage"])
+    recipe = RECIPES[job.get("recipe", "fixed")]
+    key = run_key(job["inputs"], job["dist"], job["seed"], job.get("recipe", "fixed"))
+    cfg = TrainConfig(epochs=job["epochs"], pretrain_epochs=2, lr=recipe["lr"], lr_schedule=recipe["lr_schedule"],
+                      hidden=job["hidden"], n_steps=job["steps"], distribution_weight=job["dist"],
+                      inputs=job["inputs"], seed=job["seed"], patience=recipe["patience"], cage=job["cage"])
     torch.manual_seed(job["seed"])
     t0 = time.perf_counter()
-    train = load_samples([data_file(k) for k in TRAIN_IDS], need_inherent=needs_inherent(cfg.inputs),
-                         need_cage=needs_cage(cfg.inputs), cage=cfg.cage, progress=False, temperature=T_DATA)
-    trainer = Trainer(cfg, train, [], out / f"{key}.work")
+    kw = dict(need_inherent=needs_inherent(cfg.inputs), need_cage=needs_cage(cfg.inputs), cage=cfg.cage,
+              progress=False, temperature=T_DATA)
+    train = load_samples([data_file(k) for k in recipe["train"]], **kw)
+    val = load_samples([data_file(k) for k in recipe["val"]], **kw) if recipe["val"] else []
+    trainer = Trainer(cfg, train, val, out / f"{key}.work")
     trainer.resume()
     trainer.fit(progress=False)
     train_s = time.perf_counter() - t0
-    artifact = export_checkpoint(out / f"{key}.work" / "checkpoint.pt", out / f"{key}.pt",
-                                 training_temperatures=[T_DATA], target_time=None)
+    # with a validation configuration the best epoch's weights, else the final ones
+    weights = out / f"{key}.work" / ("best.pt" if val else "checkpoint.pt")
+    artifact = export_checkpoint(weights, out / f"{key}.pt", training_temperatures=[T_DATA], target_time=None)
     res = evaluate_model(load_model(artifact), [data_file(k) for k in TEST_IDS], progress=False, temperature=T_DATA)
+    best = max((h for h in trainer.history if h["stage"] == "joint"), key=Trainer.score, default=trainer.history[-1])
     row = {"key": key, "inputs": job["inputs"], "distribution_weight": job["dist"], "seed": job["seed"],
-           "epochs": job["epochs"], "pearson_mean": res["pearson_mean"],
+           "recipe": job.get("recipe", "fixed"), "epochs": job["epochs"], "epochs_run": len(trainer.history),
+           "selected_epoch": best["epoch"] if val else len(trainer.history),
+           "val_pearson": best.get("val_pearson") if val else None, "pearson_mean": res["pearson_mean"],
            "std_ratio_mean": float(np.mean([r["std_ratio"] for r in res["per_file"]])),
            "per_file": [{"file": Path(r["file"]).name, "pearson": r["pearson"], "std_ratio": r["std_ratio"]}
                         for r in res["per_file"]],
@@ -180,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cage", default="{}", help="JSON of glassmm.cage.CageParameters fields (not temperature)")
     ap.add_argument("--out", default="benchmarks/results/ablation")
     ap.add_argument("--ship", help="train one configuration's members and export them as this ensemble artifact")
+    ap.add_argument("--recipe", default="fixed", choices=sorted(RECIPES), help="training recipe (see RECIPES)")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         print(json.dumps({"skipped": f"shared data not found at {DATA}"}))
@@ -191,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.ship:
         return ship(args, out, cage)
     jobs = [{"inputs": i, "dist": d, "seed": s, "epochs": args.epochs, "hidden": args.hidden, "steps": args.steps,
-             "threads": args.threads, "cage": cage, "out": str(out)}
+             "threads": args.threads, "cage": cage, "out": str(out), "recipe": args.recipe}
             for s in args.seeds for i in args.inputs for d in args.dist]  # seed-major: a cut-short run has every kind
     rows, todo = [], []
     for j in jobs:
-        f = out / f"{run_key(j['inputs'], j['dist'], j['seed'])}.json"
+        f = out / f"{run_key(j['inputs'], j['dist'], j['seed'], args.recipe)}.json"
         if f.exists() and json.loads(f.read_text()).get("epochs") == args.epochs:
             rows.append(json.loads(f.read_text()))
         else:

@@ -25,7 +25,7 @@ from torch import nn
 from glassmm.models.botan import BOTAN
 from glassmm.models.predictor import Prediction, Predictor
 
-__all__ = ["ArtifactModule", "EagerPredictor", "Prediction", "TorchScriptPredictor", "build_metadata", "bundled_models",
+__all__ = ["ArtifactModule", "EagerPredictor", "LinearArtifactModule", "export_linear", "Prediction", "TorchScriptPredictor", "build_metadata", "bundled_models",
            "export_torchscript", "load_eager", "load_model", "read_metadata", "resolve_model"]
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
@@ -38,6 +38,30 @@ def species_scale(norm: Dict[str, Any]) -> tuple[List[float], List[float]]:
     mean = [float(mean)] * 2 if isinstance(mean, (int, float)) else [float(x) for x in mean]
     std = [float(std)] * 2 if isinstance(std, (int, float)) else [float(x) for x in std]
     return mean, std
+
+
+def check_artifact_inputs(positions: torch.Tensor, box: torch.Tensor, types: torch.Tensor,
+                          inherent_positions: Optional[torch.Tensor], cage_positions: Optional[torch.Tensor],
+                          needs_inherent: bool, needs_cage: bool) -> None:
+    """The input checks every artifact runs (scripted with it), with messages naming the problem."""
+    if positions.dim() != 2 or positions.shape[1] != 3:
+        raise ValueError("positions must have shape (N, 3)")
+    if types.dim() != 1 or types.shape[0] != positions.shape[0]:
+        raise ValueError("types must have shape (N,) matching positions")
+    if box.numel() != 3:
+        raise ValueError("box must have 3 edge lengths")
+    if not bool(torch.isfinite(positions).all()):
+        raise ValueError("positions contain NaN or infinite values")
+    if bool((types < 0).any()) or bool((types > 1).any()):
+        raise ValueError("types must be 0 (A) or 1 (B)")
+    if needs_inherent and inherent_positions is None:
+        raise ValueError("this model needs inherent_positions (its inputs include IS)")
+    if needs_cage and cage_positions is None:
+        raise ValueError("this model needs cage_positions (its inputs include CS)")
+    if inherent_positions is not None and inherent_positions.shape != positions.shape:
+        raise ValueError("inherent_positions must have the shape of positions")
+    if cage_positions is not None and cage_positions.shape != positions.shape:
+        raise ValueError("cage_positions must have the shape of positions")
 
 
 class ArtifactModule(nn.Module):
@@ -69,30 +93,14 @@ class ArtifactModule(nn.Module):
         inherent_positions: Optional[torch.Tensor] = None,
         cage_positions: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
-        if positions.dim() != 2 or positions.shape[1] != 3:
-            raise ValueError("positions must have shape (N, 3)")
-        if types.dim() != 1 or types.shape[0] != positions.shape[0]:
-            raise ValueError("types must have shape (N,) matching positions")
-        if box.numel() != 3:
-            raise ValueError("box must have 3 edge lengths")
-        if not bool(torch.isfinite(positions).all()):
-            raise ValueError("positions contain NaN or infinite values")
-        if bool((types < 0).any()) or bool((types > 1).any()):
-            raise ValueError("types must be 0 (A) or 1 (B)")
-        if self.needs_inherent and inherent_positions is None:
-            raise ValueError("this model needs inherent_positions (its inputs include IS)")
-        if self.needs_cage and cage_positions is None:
-            raise ValueError("this model needs cage_positions (its inputs include CS)")
+        check_artifact_inputs(positions, box, types, inherent_positions, cage_positions, self.needs_inherent,
+                              self.needs_cage)
         dtype = self.model.node_encoder.net[0].weight.dtype
         inh: Optional[torch.Tensor] = None
         if inherent_positions is not None:
-            if inherent_positions.shape != positions.shape:
-                raise ValueError("inherent_positions must have the shape of positions")
             inh = inherent_positions.to(dtype)
         cage: Optional[torch.Tensor] = None
         if cage_positions is not None:
-            if cage_positions.shape != positions.shape:
-                raise ValueError("cage_positions must have the shape of positions")
             cage = cage_positions.to(dtype)
         t64 = types.to(torch.int64)
         x, e_raw, edge_index = self.model.featurize(positions.to(dtype), box.reshape(3).to(dtype), t64, inh, cage)
@@ -113,6 +121,77 @@ class ArtifactModule(nn.Module):
     @torch.jit.export
     def metadata(self) -> str:
         return self.metadata_json
+
+
+class LinearArtifactModule(nn.Module):
+    """:class:`~glassmm.models.descriptors.LinearPropensity` + output scale + input checks (scripted and saved).
+
+    Same call and outputs as :class:`ArtifactModule`; it predicts no edges (empty
+    ``edge_index`` and ``edge_delta``).
+    """
+
+    def __init__(self, model: Any, norm: Dict[str, Any], metadata_json: str) -> None:
+        super().__init__()
+        self.model = model
+        mean, std = species_scale(norm)
+        self.register_buffer("node_mean", torch.tensor(mean, dtype=torch.float64))
+        self.register_buffer("node_std", torch.tensor(std, dtype=torch.float64))
+        self.metadata_json = metadata_json
+        kinds = model.descriptors.kinds
+        self.needs_inherent = "IS" in kinds
+        self.needs_cage = "CS" in kinds
+
+    def forward(
+        self,
+        positions: torch.Tensor,
+        box: torch.Tensor,
+        types: torch.Tensor,
+        inherent_positions: Optional[torch.Tensor] = None,
+        cage_positions: Optional[torch.Tensor] = None,
+    ) -> Dict[str, torch.Tensor]:
+        check_artifact_inputs(positions, box, types, inherent_positions, cage_positions, self.needs_inherent,
+                              self.needs_cage)
+        t64 = types.to(torch.int64)
+        z = self.model.standardised(positions, box, t64, inherent_positions, cage_positions)
+        prop = z * self.node_std[t64] + self.node_mean[t64]
+        return {"propensity": prop.to(positions.dtype),
+                "edge_index": torch.zeros(2, 0, dtype=torch.int64, device=positions.device),
+                "edge_delta": torch.zeros(0, dtype=positions.dtype, device=positions.device)}
+
+    @torch.jit.export
+    def metadata(self) -> str:
+        return self.metadata_json
+
+
+def export_linear(model: Any, norm: Dict[str, Any], path: str | Path, **info: Any) -> Path:
+    """Script and save a :class:`~glassmm.models.descriptors.LinearPropensity` artifact with its metadata, atomically."""
+    from glassmm._version import __version__
+    from glassmm.io import atomic_write
+
+    desc = model.descriptors
+    meta: Dict[str, Any] = {
+        "format": "glassmm-torchscript-1",
+        "kind": "linear",
+        "units": "reduced LJ (sigma_AA, epsilon_AA, tau); positions and propensity in sigma_AA",
+        "system": "Kob-Andersen 3D 80:20, density 1.2",
+        # the widest graph it builds (the coarse-graining), so the domain check asks for a box
+        # at least twice that
+        "cutoff": 3.0 * max(desc.cg_lengths) if desc.cg_lengths else desc.graph_cutoff,
+        "inputs": desc.inputs,
+        "architecture": model.config(),
+        "outputs": ["propensity"],
+        "glassmm_version": __version__,
+        "load_requires": ["import vesin_torch"],
+        "ensemble_size": 1,
+    }
+    meta.update(info)
+    meta["normalisation"] = dict(norm)
+    mod = LinearArtifactModule(model.eval(), norm, json.dumps(meta))
+    scripted = torch.jit.script(mod)
+    path = Path(path)
+    with atomic_write(path) as fh:
+        torch.jit.save(scripted, fh, _extra_files={METADATA_FILE: json.dumps(meta)})
+    return path
 
 
 def build_metadata(model: BOTAN, **info: Any) -> Dict[str, Any]:
@@ -197,6 +276,8 @@ class EagerPredictor(Predictor):
         self.module, self.dtype = module, dtype
         self.compiled_frames: int | None = None
         self._compile = compile
+        if compile and metadata.get("kind") == "linear":
+            raise ValueError(f"{name}: compile=True compiles BOTAN networks; a linear descriptor model has none")
         if compile:
             # The artifact calls ``featurize`` (vesin neighbour list: stays eager) and then
             # ``network`` on every ensemble member; those ``network`` calls are the tensor work,
@@ -293,6 +374,16 @@ def load_eager(model: str | Path, device: str = "cpu") -> tuple[ArtifactModule, 
     dev = resolve_device(device)
     scripted = load_model(model)
     meta = scripted.metadata
+    if meta.get("kind") == "linear":
+        from glassmm.models.descriptors import LinearPropensity, StructureDescriptors
+
+        arch = {k: v for k, v in meta["architecture"].items() if k != "model"}
+        lin = LinearArtifactModule(LinearPropensity(StructureDescriptors(**arch)), meta["normalisation"],
+                                   json.dumps(meta))
+        # a scripted module lists its non-persistent buffers (the pair table) in its state dict too
+        keep = set(lin.state_dict())
+        lin.load_state_dict({k: v for k, v in scripted.module.state_dict().items() if k in keep})
+        return lin.eval().to(dev), meta
     net = BOTAN(**meta["architecture"])
     extra = [BOTAN(**meta["architecture"]) for _ in range(int(meta.get("ensemble_size", 1)) - 1)]
     mod = ArtifactModule(net, meta["normalisation"], json.dumps(meta), extra)

@@ -26,6 +26,10 @@ class TrainConfig:
     epochs: int = 40
     pretrain_epochs: int = 5  # edge-only stage (BOTAN's pretraining)
     lr: float = 1e-3
+    # "constant", or "cosine": after the edge-only stage the learning rate falls as a half
+    # cosine from lr to lr * min_lr_factor at the last epoch (set from the epoch, so resume is exact)
+    lr_schedule: str = "constant"
+    min_lr_factor: float = 0.02
     weight_decay: float = 1e-5
     p_node: float = 0.4  # loss = p MSE(node) + (1 - p) MSE(edge)
     distribution_weight: float = 0.0  # GlassMLP-style: spread + coarse-grained field match
@@ -110,6 +114,7 @@ class Trainer:
             self.model.thermometer_parameters(),
         ]
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.learning_rate(config.pretrain_epochs)  # refuse an unknown schedule before any work
         self.epoch = 0
         self.best_score = -math.inf
         self.history: list[dict[str, float]] = []
@@ -237,6 +242,8 @@ class Trainer:
         while self.epoch < cfg.epochs:
             t0 = time.perf_counter()
             edge_only = self.epoch < cfg.pretrain_epochs
+            for group in self.opt.param_groups:
+                group["lr"] = self.learning_rate(self.epoch)
             order = self.rng.permutation(len(self.train_samples))
             # each rank its shard; equal sizes, or the gradient all-reduce would wait forever
             usable = len(order) - len(order) % self.world if len(order) >= self.world else len(order)
@@ -258,7 +265,7 @@ class Trainer:
                 for key, v in {"loss": float(loss.detach()), **parts}.items():
                     losses.setdefault(key, []).append(v)
             self.epoch += 1
-            row = {"epoch": self.epoch, "stage": "edge" if edge_only else "joint",
+            row = {"epoch": self.epoch, "stage": "edge" if edge_only else "joint", "lr": self.opt.param_groups[0]["lr"],
                    **{k: float(np.mean(v)) for k, v in losses.items()}, **self.validate(),
                    "seconds": time.perf_counter() - t0}
             self.history.append(row)
@@ -280,6 +287,17 @@ class Trainer:
             (self.workdir / "history.json").write_text(json.dumps(self.history, indent=1))
             self.plot_loss(self.workdir / "loss.png")
         return self.history
+
+    def learning_rate(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (0-based) under the configured schedule."""
+        cfg = self.cfg
+        if cfg.lr_schedule == "constant" or epoch < cfg.pretrain_epochs:
+            return cfg.lr
+        if cfg.lr_schedule != "cosine":
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine'; got {cfg.lr_schedule!r}")
+        span = max(1, cfg.epochs - cfg.pretrain_epochs - 1)
+        x = min(1.0, (epoch - cfg.pretrain_epochs) / span)
+        return cfg.lr * (cfg.min_lr_factor + (1 - cfg.min_lr_factor) * 0.5 * (1 + math.cos(math.pi * x)))
 
     @staticmethod
     def score(row: dict[str, float]) -> float:
