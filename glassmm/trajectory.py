@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from glassmm import units
-from glassmm.io import UNIT_SYSTEM, atomic_write, is_hdf5, save_npz
+from glassmm.io import _AKMA_PS, UNIT_SYSTEM, atomic_write, is_hdf5, save_npz
 
 #: version of the trajectory layout (HDF5 frame files written by :class:`TrajectoryWriter`)
 TRAJECTORY_SCHEMA = 1
@@ -559,6 +559,11 @@ def read_trajectory(path: str | os.PathLike, top: str | os.PathLike | None = Non
         config = load_configuration(top)
         if stored is not None:
             check_types(stored, config.types, str(top))
+        else:
+            import warnings
+
+            warnings.warn(f"{path} has no types stored with it: the types of {top} are taken on trust "
+                          "(a topology from another run gives wrong dynamics without complaint)", stacklevel=2)
     elif stored is None:
         raise ValueError(f"{path} has no types stored with it ({topology_path(path).name} is missing): "
                          "pass a topology (--top CONFIG.npz) of the run that wrote it")
@@ -577,17 +582,13 @@ def read_trajectory(path: str | os.PathLike, top: str | os.PathLike | None = Non
     steps = info["first_step"] + info["interval"] * np.arange(len(frames))
     dt_frame = frame_interval if frame_interval is not None else info["frame_interval"]
     if dt_frame is None:
-        raise ValueError(f"{path}: the DCD header gives no frame interval; pass it (tau)")
+        raise ValueError(f"{path}: the DCD header gives no frame interval; pass it (--frame-interval, tau)")
     step_time = float(dt_frame) / info["interval"] if info["interval"] > 0 else None
     times = steps * step_time if step_time is not None else np.arange(len(frames)) * float(dt_frame)
     return Trajectory(frames, times, steps, types, box, str(path))
 
 
 # ---------------------------------------------------------------------------- DCD
-#: DCD headers store the step in AKMA time units: 1 AKMA = 0.04888821 ps (= tau here)
-_AKMA_PS = 0.04888821
-
-
 def dcd_header(path: str | os.PathLike) -> dict[str, Any]:
     """What the header of a DCD (OpenMM's CHARMM layout) says, and how many frames are complete.
 

@@ -517,12 +517,14 @@ def analyze_files(
     frame_interval: float | None = None,
     time: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Analyse isoconfigurational npz files, or a DCD trajectory (with ``topology``: an npz config).
+    """Analyse isoconfigurational npz files, or trajectories: DCDs, glassmm HDF5 trajectories and reports.
 
     ``time`` (tau) is the lag of isoconfigurational files that do not store one (such as the
-    BOTAN data in ``../shared``); a file's own ``time`` wins. A DCD's frame interval comes
-    from its header unless ``frame_interval`` (tau) is given; a wrapped trajectory is
-    unwrapped with a warning.
+    BOTAN data in ``../shared``); a file's own ``time`` wins. A trajectory's types are those
+    stored with it (inside an HDF5 file, beside a DCD in ``run.dcd.types.npz``); ``topology``
+    (an npz configuration) is needed only for a DCD without them, and one whose types differ
+    from the stored ones is refused by name. A DCD's frame interval comes from its header
+    unless ``frame_interval`` (tau) is given; a wrapped trajectory is unwrapped with a warning.
 
     Returns
     -------
@@ -544,42 +546,43 @@ def analyze_files(
     if not files:
         raise ValueError("no input files given")
     objs: dict[str, Any] = {}
-    results: dict[str, Any] = {"files": [str(f) for f in files]}
-    if all(f.suffix == ".dcd" for f in files):
-        if topology is None:
-            raise ValueError("a DCD trajectory needs --top CONFIG.npz for types and box")
-        import mdtraj
+    results: dict[str, Any] = {"files": [str(f) for f in files], "units": "reduced (sigma_AA, tau, epsilon_AA)"}
+    from glassmm.io import is_hdf5
 
+    if all(f.suffix == ".dcd" or (f.exists() and is_hdf5(f)) for f in files):
         import warnings
 
         from glassmm.geometry import is_wrapped, unwrap
-        from glassmm.io import dcd_frame_interval, stdout_to_stderr
+        from glassmm.trajectory import read_trajectory, types_checksum
 
-        ref = load_configuration(topology)
-        with stdout_to_stderr():  # the reader may print; --json output must stay one object
-            frames = np.concatenate([mdtraj.load_dcd(str(f), top=_mdtraj_topology(ref.types)).xyz
-                                     for f in files]).astype(np.float64)
-        stored = {dcd_frame_interval(f) for f in files}
+        # the types stored with each trajectory (inside an HDF5 file, beside a DCD) are used,
+        # and a --top whose types differ is refused by name (read_trajectory)
+        trajs = [read_trajectory(f, top=topology, frame_interval=frame_interval) for f in files]
+        if len({types_checksum(t.types) for t in trajs}) != 1:
+            raise ValueError("the trajectories hold different particle types (different runs); analyse them apart")
+        types, box = trajs[0].types, trajs[0].box
+        frames = np.concatenate([t.positions for t in trajs])
+        spacings = np.concatenate([np.diff(t.time) for t in trajs if t.n_frames > 1])
         if frame_interval is None:
-            if None in stored or len(stored) != 1:
-                raise ValueError(f"the DCD header gives no single frame interval ({sorted(map(str, stored))}); "
-                                 "pass --frame-interval (tau)")
-            dt_frame = stored.pop()
+            if len(spacings) == 0 or not np.allclose(spacings, spacings[0], rtol=1e-4):
+                raise ValueError("the trajectories' frames are not equally spaced in time (a log schedule, or "
+                                 "different runs); pass --frame-interval (tau) if they are")
+            dt_frame = float(spacings[0])
         else:
             dt_frame = float(frame_interval)
-            if None not in stored and any(not np.isclose(s, dt_frame, rtol=1e-4) for s in stored):
-                warnings.warn(f"--frame-interval {dt_frame} differs from the DCD header's {sorted(stored)}; "
+            if len(spacings) and not np.allclose(spacings, dt_frame, rtol=1e-4):
+                warnings.warn(f"--frame-interval {dt_frame} differs from the trajectory's {float(spacings[0]):.6g}; "
                               "using the given one", stacklevel=2)
-        if is_wrapped(frames, ref.box):
+        if is_wrapped(frames, box):
             warnings.warn("the trajectory is wrapped into the box (a particle jumps over half a box edge "
                           "between frames); unwrapping it by minimum-image steps between frames. Write "
                           "trajectories with enforcePeriodicBox=False", stacklevel=2)
-            frames = unwrap(frames, ref.box)
+            frames = unwrap(frames, box)
         times = np.arange(len(frames)) * dt_frame
-        sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species).compute(frames, ref.box, ref.types, times=times)
+        sd = SelfDynamics(q=q, overlap_a=overlap_a, species=species).compute(frames, box, types, times=times)
         first = frames[0]
-        types, box = ref.types, ref.box
         s4 = None
+        results["types_sha256"] = types_checksum(types)
     else:
         configs = [load_configuration(f) for f in files]
         lags = []
@@ -636,14 +639,3 @@ def plot_analysis(objs: dict[str, Any], prefix: str | Path) -> list[str]:
         obj.plot(path)
         out.append(str(path))
     return out
-
-
-def _mdtraj_topology(types: np.ndarray):
-    import mdtraj
-
-    top = mdtraj.Topology()
-    chain = top.add_chain()
-    for t in types:
-        res = top.add_residue("AB"[int(t)], chain)
-        top.add_atom("AB"[int(t)], mdtraj.element.argon, res)  # as KobAndersen.topology (see there)
-    return top

@@ -66,3 +66,23 @@ def test_cli_reports_errors_cleanly(tmp_path, capsys):
     (tmp_path / "x.npz").write_bytes(b"garbage")
     assert main(["inspect", str(tmp_path / "x.npz")]) == 2
     assert "not an npz configuration archive" in capsys.readouterr().err
+
+
+def test_analyze_uses_the_types_stored_with_a_trajectory_and_refuses_another_runs(tmp_path, capsys):
+    """KA types are shuffled per seed: another run's --top gave tau_alpha 12.3 for 13.5 without complaint."""
+    import glassmm
+    from glassmm.io import Configuration, save_configuration
+
+    out = tmp_path / "run"
+    assert main(["simulate", "-T", "1.2", "-n", "256", "--equilibrate", "0.5", "--time", "2", "--report-every", "0.1",
+                 "--seed", "1", "-o", str(out)]) == 0
+    capsys.readouterr()
+    other = glassmm.KobAndersen(256, seed=7)
+    save_configuration(tmp_path / "other.npz", Configuration(other.positions_reduced, other.types, other.box))
+    assert main(["analyze", f"{out}.dcd", "--top", str(tmp_path / "other.npz"), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "other.npz" in err and "particles differ" in err and "run.dcd.types.npz" in err
+    assert main(["analyze", f"{out}.dcd", "--json"]) == 0  # the stored types, no --top needed
+    res = json.loads(capsys.readouterr().out)
+    assert res["types_sha256"] == glassmm.types_checksum(glassmm.load_configuration(f"{out}.npz").types)
+    assert main(["analyze", f"{out}.dcd", "--top", f"{out}.npz", "--json"]) == 0  # the run's own topology
