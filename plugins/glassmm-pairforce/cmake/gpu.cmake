@@ -1,0 +1,45 @@
+# The common GPU kernel (platforms/common), built once per GPU platform whose OpenMM library and
+# toolkit headers are present: OpenCL (ICD loader + headers), CUDA (toolkit + openmm-cuda wheel),
+# HIP (ROCm + OpenMM's HIP platform). Each is its own library, loaded only where it loads.
+file(READ "${CMAKE_SOURCE_DIR}/platforms/common/kernels/pairTable.cc" PAIR_TABLE_SOURCE)
+configure_file("${CMAKE_SOURCE_DIR}/platforms/common/CommonPairTableKernelSources.h.in"
+               "${CMAKE_CURRENT_BINARY_DIR}/generated/CommonPairTableKernelSources.h" @ONLY)
+set(_common_sources platforms/common/CommonPairTableKernels.cpp)
+set(_common_includes "${CMAKE_CURRENT_BINARY_DIR}/generated" "${CMAKE_SOURCE_DIR}/platforms/common")
+
+find_library(OPENMM_OPENCL_LIBRARY OpenMMOpenCL PATHS "${OPENMM_PLUGIN_DIR}" NO_DEFAULT_PATH)
+find_package(OpenCL QUIET)
+if(OPENMM_OPENCL_LIBRARY AND OpenCL_FOUND)
+    add_library(GlassmmPairForceOpenCL SHARED ${_common_sources} platforms/opencl/OpenCLPairTableKernelFactory.cpp)
+    target_include_directories(GlassmmPairForceOpenCL PRIVATE ${_common_includes} "${OPENMM_DIR}/include/openmm/opencl")
+    target_link_libraries(GlassmmPairForceOpenCL PRIVATE GlassmmPairForce ${OPENMM_LIBRARY} ${OPENMM_OPENCL_LIBRARY} OpenCL::OpenCL)
+    install(TARGETS GlassmmPairForceOpenCL LIBRARY DESTINATION ${PKG})
+    message(STATUS "glassmm-pairforce: OpenCL kernel enabled")
+else()
+    message(STATUS "glassmm-pairforce: no OpenCL kernel (OpenMM OpenCL library: ${OPENMM_OPENCL_LIBRARY}; "
+                   "OpenCL headers/loader found: ${OpenCL_FOUND}; apt: ocl-icd-opencl-dev opencl-headers)")
+endif()
+
+find_library(OPENMM_CUDA_LIBRARY OpenMMCUDA PATHS "${OPENMM_PLUGIN_DIR}" NO_DEFAULT_PATH)
+find_package(CUDAToolkit QUIET)
+if(OPENMM_CUDA_LIBRARY AND CUDAToolkit_FOUND)
+    add_library(GlassmmPairForceCUDA SHARED ${_common_sources} platforms/cuda/CudaPairTableKernelFactory.cpp)
+    target_include_directories(GlassmmPairForceCUDA PRIVATE ${_common_includes} "${OPENMM_DIR}/include/openmm/cuda")
+    target_link_libraries(GlassmmPairForceCUDA PRIVATE GlassmmPairForce ${OPENMM_LIBRARY} ${OPENMM_CUDA_LIBRARY} CUDA::cuda_driver)
+    install(TARGETS GlassmmPairForceCUDA LIBRARY DESTINATION ${PKG})
+    message(STATUS "glassmm-pairforce: CUDA kernel enabled")
+else()
+    message(STATUS "glassmm-pairforce: no CUDA kernel (OpenMM CUDA library: ${OPENMM_CUDA_LIBRARY}; CUDA toolkit: ${CUDAToolkit_FOUND})")
+endif()
+
+find_library(OPENMM_HIP_LIBRARY OpenMMHIP PATHS "${OPENMM_PLUGIN_DIR}" NO_DEFAULT_PATH)
+find_package(hip QUIET)
+if(OPENMM_HIP_LIBRARY AND hip_FOUND)
+    add_library(GlassmmPairForceHIP SHARED ${_common_sources} platforms/hip/HipPairTableKernelFactory.cpp)
+    target_include_directories(GlassmmPairForceHIP PRIVATE ${_common_includes} "${OPENMM_DIR}/include/openmm/hip")
+    target_link_libraries(GlassmmPairForceHIP PRIVATE GlassmmPairForce ${OPENMM_LIBRARY} ${OPENMM_HIP_LIBRARY} hip::host)
+    install(TARGETS GlassmmPairForceHIP LIBRARY DESTINATION ${PKG})
+    message(STATUS "glassmm-pairforce: HIP kernel enabled")
+else()
+    message(STATUS "glassmm-pairforce: no HIP kernel (OpenMM HIP library: ${OPENMM_HIP_LIBRARY}; hip: ${hip_FOUND})")
+endif()
