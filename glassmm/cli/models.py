@@ -104,8 +104,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="Pearson/Spearman/std ratio/edge Pearson of a model on isoconf files")
     p.add_argument("files", nargs="+")
     p.add_argument("--model", required=True, help="bundled model name or artifact path")
-    p.add_argument("--plot", help="PNG of predicted vs true")
+    p.add_argument("--plot", help="PNG of predicted vs true (at the headline lag)")
     p.add_argument("--temperature", type=float, help="temperature (reduced) of files that carry none")
+    p.add_argument("--time", type=float, help="lag (tau) of files that store none (e.g. the shared BOTAN data)")
+    p.add_argument("--lag", type=float,
+                   help="headline figures at this stored lag (tau); default: the model's target time")
     add_device(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
@@ -117,14 +120,29 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     predictor, _ = load_predictor(check_model(args.model), backend=args.backend, device=args.device)
     res = evaluate_model(predictor, args.files, plot=args.plot, progress=not args.json,
-                         temperature=args.temperature)
+                         temperature=args.temperature, time=args.time, lag=args.lag)
     if args.json:
         print_json(res)
     else:
+        def when(t):
+            return "lag not stored" if t is None else f"t = {t:g}"
+
+        def ceiling(r):
+            return f" (ceiling {r['pearson_ceiling']:.3f})" if r.get("pearson_ceiling") is not None else ""
+
         for r in res["per_file"]:
-            print(f"{r['file']}: Pearson {r['pearson']:.3f}, Spearman {r['spearman']:.3f}, std ratio {r['std_ratio']:.2f}"
+            print(f"{r['file']} [{when(r['time'])}]: Pearson {r['pearson']:.3f}{ceiling(r)}, Spearman "
+                  f"{r['spearman']:.3f}, std ratio {r['std_ratio']:.2f}"
                   + (f", edge AA {r['edge_pearson_AA']:.3f}" if "edge_pearson_AA" in r else ""))
-        print(f"mean Pearson {res['pearson_mean']:.3f}, pooled {res['pearson_pooled']:.3f}")
+        if len(res["per_lag"]) > 1:
+            for g in res["per_lag"]:
+                c = g.get("pearson_ceiling_mean")
+                print(f"  {when(g['time'])}: mean Pearson {g['pearson_mean']:.3f}"
+                      + (f" (ceiling {c:.3f})" if c is not None else "") + f" over {g['n_files']} files")
+        c = res.get("pearson_ceiling_mean")
+        print(f"at {when(res['lag'])} ({res['lag_choice']}; model target time {res['target_time']}): "
+              f"mean Pearson {res['pearson_mean']:.3f}" + (f", reliability ceiling {c:.3f}" if c is not None else "")
+              + f", pooled {res['pearson_pooled']:.3f}, std ratio {res['std_ratio_mean']:.2f}")
     return 0
 
 

@@ -109,6 +109,21 @@ class Predictor:
 
         return needs_cage(self.metadata.get("inputs", "TS"))
 
+    def record(self) -> dict[str, Any]:
+        """What a prediction file should say about the model that made it (JSON-ready).
+
+        The model (as asked for), its kind, the inputs it read (TS / IS / CS and the cage-state
+        parameters), its target time, training temperatures, output units and glassmm version.
+        """
+        m = self.metadata
+        out = {"model": self.name, "kind": m.get("kind"), "inputs": m.get("inputs"),
+               "target_time": m.get("target_time"), "training_temperatures": m.get("training_temperatures"),
+               "units": m.get("units"), "glassmm_version": m.get("glassmm_version"),
+               "ensemble_size": m.get("ensemble_size", 1)}
+        if m.get("cage"):
+            out["cage"] = m["cage"]
+        return out
+
     @property
     def has_temperature(self) -> bool:
         return "temperature" in self.metadata.get("outputs", [])
