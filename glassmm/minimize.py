@@ -13,6 +13,7 @@ integrator).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import openmm
@@ -95,6 +96,8 @@ def fire_minimize(
     chunk: int = 200,
     dimensions: int | None = None,
     stall_chunks: int = 25,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 10,
 ) -> MinimizationResult:
     """Quench a configuration to its inherent structure with FIRE.
 
@@ -113,6 +116,10 @@ def fire_minimize(
         Give up (``converged=False``) after this many chunks without a 1% drop of max|F|.
     dimensions : int, optional
         Kept for callers that pass it; 2D (all z = 0) and 3D run the same integrator.
+    checkpoint : path, optional
+        Save the minimiser's state here every ``checkpoint_every`` chunks; when the file
+        exists (a killed quench of the same configuration and settings) continue from it, bit
+        for bit on Reference. Another quench's checkpoint is refused by name.
     """
     pos = np.asarray(positions, dtype=float)
     # 2D needs nothing special: with every z = 0 the pair forces have no z component and
@@ -122,6 +129,27 @@ def fire_minimize(
     ctx.setVelocitiesToTemperature(0.0)
     e0 = potential_energy(ctx) / n
     steps, fmax, best, since_best = 0, np.inf, np.inf, 0
+    signature = None
+    if checkpoint is not None:
+        from glassmm.io import load_checkpoint
+
+        checkpoint = Path(checkpoint)
+        signature = {"configuration": _checksum(pos, types, box), "force_tolerance": force_tolerance,
+                     "max_steps": max_steps, "platform": platform, "precision": precision, "chunk": chunk,
+                     "stall_chunks": stall_chunks}
+        if checkpoint.exists():
+            engine, progress = load_checkpoint(checkpoint)
+            if progress.get("signature") != signature:
+                old = progress.get("signature", {})
+                differ = ", ".join(f"{k}: {old.get(k)!r} -> {v!r}" for k, v in signature.items() if old.get(k) != v)
+                raise ValueError(f"{checkpoint} is the checkpoint of another quench ({differ}); remove it")
+            ctx.loadCheckpoint(engine)
+            # the integrator's step size and globals (FIRE's adaptive dt, alpha, counters) are not
+            # all in OpenMM's checkpoint: restore them from ours, or the resumed quench takes another path
+            integ.setStepSize(progress["step_size"])
+            for i, value in enumerate(progress["globals"]):
+                integ.setGlobalVariable(i, value)
+            steps, best, since_best, e0 = progress["steps"], progress["best"], progress["since_best"], progress["e0"]
     while steps < max_steps:
         fmax = _max_force(ctx)
         if not np.isfinite(fmax):
@@ -138,6 +166,13 @@ def fire_minimize(
                 break
         integ.step(chunk)
         steps += chunk
+        if checkpoint is not None and (steps // chunk) % checkpoint_every == 0:
+            from glassmm.io import save_checkpoint
+
+            save_checkpoint(checkpoint, ctx.createCheckpoint(), {
+                "signature": signature, "steps": steps, "best": best, "since_best": since_best, "e0": e0,
+                "step_size": integ.getStepSize()._value if hasattr(integ.getStepSize(), "_value") else integ.getStepSize(),
+                "globals": [integ.getGlobalVariable(i) for i in range(integ.getNumGlobalVariables())]})
     out = get_positions(ctx)
     return MinimizationResult(out, potential_energy(ctx) / n, e0, fmax, steps, fmax < force_tolerance)
 
@@ -159,6 +194,15 @@ def lbfgs_minimize(
     openmm.LocalEnergyMinimizer.minimize(ctx, force_tolerance, max_iterations)
     fmax = _max_force(ctx)
     return MinimizationResult(get_positions(ctx), potential_energy(ctx) / n, e0, fmax, -1, fmax < force_tolerance)
+
+
+def _checksum(positions: np.ndarray, types: np.ndarray, box: np.ndarray) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (np.asarray(positions, dtype=np.float64), np.asarray(types, dtype=np.int64), np.asarray(box, dtype=np.float64)):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
 
 
 def _ka_context(pos: np.ndarray, types: np.ndarray, box: np.ndarray, integrator: openmm.Integrator,

@@ -441,24 +441,35 @@ def quench_file(
     force_tolerance: float = 1e-3,
     platform: str = "auto",
     density: float = 1.2,
+    resume: bool | None = None,
 ) -> dict[str, Any]:
     """Quench a configuration file to its inherent structure; write it with ``initial_positions_inherent``.
 
     Every array of the input is kept; returns energies per particle (reduced) before/after.
+    FIRE checkpoints to ``OUTPUT.chk`` as it goes (removed when the output is written): the
+    same call after a kill continues from there (``resume=True`` insists on a checkpoint,
+    False starts over).
     """
     from glassmm.io import INHERENT_KEY, load_configuration, save_configuration
     from glassmm.minimize import fire_minimize, lbfgs_minimize
 
     c = load_configuration(path, density=density)
+    chk = Path(str(output) + ".chk")
+    if resume and not chk.exists():
+        raise ValueError(f"nothing to resume: {chk} does not exist")
+    if resume is False:
+        chk.unlink(missing_ok=True)
     t0 = time.perf_counter()
     if method == "fire":
-        res = fire_minimize(c.positions, c.types, c.box, force_tolerance=force_tolerance, platform=platform)
+        res = fire_minimize(c.positions, c.types, c.box, force_tolerance=force_tolerance, platform=platform,
+                            checkpoint=chk)
     elif method == "lbfgs":
         res = lbfgs_minimize(c.positions, c.types, c.box, force_tolerance=force_tolerance, platform=platform)
     else:
         raise ValueError(f"unknown minimiser {method!r}; choose fire or lbfgs")
     c.extra[INHERENT_KEY] = res.positions
     save_configuration(output, c)
+    chk.unlink(missing_ok=True)
     return {
         "input": str(path),
         "output": str(output),

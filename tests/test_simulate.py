@@ -105,3 +105,30 @@ def test_a_blow_up_exits_nonzero_with_its_message(start, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 3 and "blew up" in err and "Reduce the timestep" in err
     assert not (tmp_path / "run.npz").exists()  # no final configuration from a blown-up run
+
+
+def test_fire_quench_resumes_from_its_checkpoint_bit_for_bit(small_liquid, tmp_path, monkeypatch):
+    import glassmm.io as gio
+    from glassmm.minimize import fire_minimize
+
+    ka = small_liquid
+    args = (ka.positions_reduced, ka.types, ka.box)
+    kw = dict(force_tolerance=1e-2, platform="Reference", checkpoint_every=1)
+    ref = fire_minimize(*args, **kw)
+    real, calls = gio.save_checkpoint, []
+
+    def dying(*a, **k):
+        real(*a, **k)
+        calls.append(1)
+        if len(calls) == 2:
+            raise _Interrupt
+
+    chk = tmp_path / "is.chk"
+    with monkeypatch.context() as m:
+        m.setattr(gio, "save_checkpoint", dying)
+        with pytest.raises(_Interrupt):
+            fire_minimize(*args, checkpoint=chk, **kw)
+    res = fire_minimize(*args, checkpoint=chk, **kw)
+    assert res.n_steps == ref.n_steps and np.array_equal(res.positions, ref.positions)
+    with pytest.raises(ValueError, match="another quench .*force_tolerance"):
+        fire_minimize(*args, checkpoint=chk, force_tolerance=1e-3, platform="Reference")

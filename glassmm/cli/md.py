@@ -109,13 +109,16 @@ def _add_quench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tolerance", type=float, default=1e-3, help="max |F_i| (FIRE) or OpenMM tolerance (lbfgs)")
     add_platform(p)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUTPUT.chk (the same command does anyway; this insists on one)")
     p.set_defaults(func=_cmd_quench)
 
 
 def _cmd_quench(args: argparse.Namespace) -> int:
     from glassmm.workflows import quench_file
 
-    res = quench_file(args.input, args.output, args.method, args.tolerance, args.platform)
+    res = quench_file(args.input, args.output, args.method, args.tolerance, args.platform,
+                      resume=True if args.resume else None)
     if args.json:
         print_json(res)
     else:
