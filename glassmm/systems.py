@@ -29,7 +29,7 @@ import openmm.app as app
 import openmm.unit as u
 
 from glassmm import geometry, potentials, units
-from glassmm.platforms import get_platform
+from glassmm.platforms import choose_auto, get_platform
 
 log = logging.getLogger("glassmm.systems")
 
@@ -121,7 +121,17 @@ def make_pair_force(table: potentials.PairTable, types: np.ndarray, force: str =
         if choice == "plugin":
             raise RuntimeError(f"force='plugin' but {why}; {PLUGIN_INSTALL_HINT}")
         return table.custom_nonbonded_force(types, name=name), "custom", f"fallback: {why}"
-    return table.pair_table_force(types, name=name), "plugin", why
+    if choice == "auto":
+        # The system will most likely run on the platform `auto` picks: the plugin must have a
+        # kernel there (a GPU platform needs the plugin's library for it; CPU and Reference always do).
+        try:
+            target = choose_auto()[0]
+        except RuntimeError:
+            target = "CPU"
+        if not plugin.platform_supported(target):
+            return (table.custom_nonbonded_force(types, name=name), "custom",
+                    f"fallback: {why} has no kernel for platform {target} (has: {', '.join(plugin.supported_platforms())})")
+    return table.pair_table_force(types, name=name), "plugin", f"{why}, kernels for {', '.join(plugin.supported_platforms())}"
 
 
 def _announce_force(kind: str, why: str) -> None:

@@ -42,8 +42,39 @@ def kernel_libraries() -> dict[str, str | None]:
     return dict(_LOADED)
 
 
+#: the name under which the kernels register with OpenMM's platforms
+KERNEL_NAME = "CalcGlassmmPairTableForce"
+
+
+def platform_supported(name: str) -> bool:
+    """Whether OpenMM platform ``name`` is loaded and has a PairTableForce kernel here."""
+    try:
+        return bool(openmm.Platform.getPlatformByName(name).supportsKernels([KERNEL_NAME]))
+    except Exception:
+        return False
+
+
+def supported_platforms() -> list[str]:
+    """Loaded OpenMM platforms that can evaluate a PairTableForce here."""
+    names = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+    return [n for n in names if platform_supported(n)]
+
+
+def cpu_engine() -> str:
+    """The CPU kernel's SIMD engine here (e.g. "AVX2+FMA, 8-wide single precision"), or why there is none."""
+    if _LOADED.get("CPU", "not built") is not None:
+        return f"none: the CPU library did not load ({_LOADED.get('CPU', 'not built')}); the Reference kernel serves CPU"
+    import ctypes
+
+    lib = ctypes.CDLL(str(_HERE / "libGlassmmPairForceCPU.so"))
+    lib.glassmmPairForceCpuEngine.restype = ctypes.c_char_p
+    isa = lib.glassmmPairForceCpuEngine().decode()
+    return isa or "none: this processor lacks AVX2/FMA; the Reference kernel serves CPU"
+
+
 from glassmm_pairforce.pairforce import PairTableForce  # noqa: E402  (loads libGlassmmPairForce.so)
 
 _load_kernels()
 
-__all__ = ["PairTableForce", "kernel_libraries", "__version__"]
+__all__ = ["KERNEL_NAME", "PairTableForce", "cpu_engine", "kernel_libraries", "platform_supported",
+           "supported_platforms", "__version__"]
