@@ -359,6 +359,8 @@ def inspect_report(path: str | Path) -> dict[str, Any]:
             "steps": [int(steps[0]), int(steps[-1])] if len(steps) else [],
             "time": [float(times[0]), float(times[-1])] if len(times) else [],
             "box": np.asarray(attrs["box"]).tolist(),
+            "types_sha256": str(attrs.get("types_sha256", "")),
+            "schema_version": int(attrs.get("schema_version", -1)),
             "model": None if meta is None else meta.get("kind"),
             "backend": str(attrs.get("backend", "")),
             "skipped_inferences": int(attrs.get("skipped_inferences", 0)),

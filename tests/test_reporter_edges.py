@@ -293,3 +293,25 @@ def test_2d_kinetic_temperature_and_fs(tmp_path):
         j0 = np.trapezoid(np.cos(7.25 * dr[:, None] * np.sin(theta)), theta, axis=1) / np.pi
         assert np.isclose(r["analysis/fs"][-1], np.mean(j0), atol=1e-5)
         assert np.allclose(r["positions"][:, :, 2], 0.0)
+
+
+def test_restart_writes_the_checkpoint_frame_a_crash_left_in_the_queue(sim, tmp_path):
+    """The model's queue held the frame of the checkpoint's step when the run died: the restarted
+    reporter writes it from the restored state, so the file has no gap."""
+    from glassmm.trajectory import cut_to_step, restart
+
+    path, chk = tmp_path / "r.h5", tmp_path / "state.chk"
+    with GlassReporter(path, 20, model="test-model", backend="testslow") as rep:
+        sim.reporters.append(rep)
+        sim.step(100)
+        sim.saveCheckpoint(str(chk))
+    cut_to_step(path, 80)  # frame 100 never reached the file
+    sim.reporters.clear()
+    sim2 = create_simulation(sim.ka, "langevin", temperature=1.0, seed=2, threads=1)
+    assert restart(sim2, chk, path) and sim2.currentStep == 100
+    with GlassReporter(path, 20, model="test-model", backend="testslow", append=True) as rep:
+        sim2.reporters.append(rep)
+        sim2.step(60)
+    with read_report(path) as r:
+        assert list(r["step"]) == list(range(20, 161, 20))
+        assert np.isfinite(r["propensity"]).all()
