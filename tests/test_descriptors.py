@@ -163,3 +163,25 @@ def test_linear_artifact_refuses_a_box_below_twice_its_coarse_graining(linear_ar
     path = linear_artifact[0]
     with pytest.raises(ValueError, match="twice the model's cutoff"):
         load_model(path)(small_liquid.positions_reduced, small_liquid.box, small_liquid.types)
+
+
+def test_botan_energy_features_read_the_potentials_table(small_liquid):
+    """BOTAN's pair energies come from glassmm.potentials.KA; the table-free helper that
+    glassmm.torchforce scripts agrees with it, and both with the table's numpy energies."""
+    from glassmm.graph import periodic_graph
+    from glassmm.models.botan import BOTAN, ka_pair_energies, pair_energy, pair_table_tensors
+    from glassmm.potentials import KA
+
+    ka = small_liquid
+    pos = _t(ka.positions_reduced)
+    types = _t(ka.types, torch.int64)
+    ei, vec = periodic_graph(pos, _t(ka.box), 2.5)
+    r = torch.linalg.norm(vec, dim=1)
+    u_table = pair_energy(types, ei, r, *pair_table_tensors())
+    np.testing.assert_allclose(ka_pair_energies(types, ei, r).numpy(), u_table.numpy(), rtol=1e-12, atol=1e-14)
+    t = ka.types.astype(int)
+    np.testing.assert_allclose(u_table.numpy(), KA.energy(r.numpy(), t[ei[0].numpy()], t[ei[1].numpy()]),
+                               rtol=1e-12, atol=1e-14)
+    net = BOTAN(hidden=8, n_steps=1)
+    np.testing.assert_array_equal(net.pair_sigma.numpy(), KA.sigma)
+    assert "pair_sigma" not in net.state_dict()  # artifacts saved before the table load unchanged

@@ -367,6 +367,16 @@ def load_model(name_or_path: str | Path, device: str = "cpu") -> TorchScriptPred
     return TorchScriptPredictor(module, meta, device=device, name=str(name_or_path))
 
 
+def _persistent(scripted_state: Any, module: nn.Module) -> Dict[str, Any]:
+    """A scripted module's state without the buffers ``module`` keeps out of its state dict.
+
+    TorchScript lists non-persistent buffers (the pair table) in its state dict too; models saved
+    before those buffers existed have none, which the eager module does not miss either.
+    """
+    transient = {name for name, _ in module.named_buffers()} - set(module.state_dict())
+    return {k: v for k, v in dict(scripted_state).items() if k not in transient}
+
+
 def load_eager(model: str | Path, device: str = "cpu") -> tuple[ArtifactModule, Dict[str, Any]]:
     """Rebuild the eager :class:`ArtifactModule` (and its metadata) from an artifact's architecture and weights."""
     from glassmm.models.predictor import resolve_device
@@ -380,12 +390,10 @@ def load_eager(model: str | Path, device: str = "cpu") -> tuple[ArtifactModule, 
         arch = {k: v for k, v in meta["architecture"].items() if k != "model"}
         lin = LinearArtifactModule(LinearPropensity(StructureDescriptors(**arch)), meta["normalisation"],
                                    json.dumps(meta))
-        # a scripted module lists its non-persistent buffers (the pair table) in its state dict too
-        keep = set(lin.state_dict())
-        lin.load_state_dict({k: v for k, v in scripted.module.state_dict().items() if k in keep})
+        lin.load_state_dict(_persistent(scripted.module.state_dict(), lin))
         return lin.eval().to(dev), meta
     net = BOTAN(**meta["architecture"])
     extra = [BOTAN(**meta["architecture"]) for _ in range(int(meta.get("ensemble_size", 1)) - 1)]
     mod = ArtifactModule(net, meta["normalisation"], json.dumps(meta), extra)
-    mod.load_state_dict(dict(scripted.module.state_dict()))
+    mod.load_state_dict(_persistent(scripted.module.state_dict(), mod))
     return mod.eval().to(dev), meta

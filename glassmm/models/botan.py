@@ -15,7 +15,8 @@ accuracy in the temperature study.
 
 glassmm's physics-informed option (``energy_features=True``, the default) adds to the
 encoders the KA pair energy of each edge and each particle's pair energy (computed here from
-the positions, so the model stays self-contained): local energy is the best single
+the positions with the pair table of :mod:`glassmm.potentials`, carried inside the artifact,
+so the model stays self-contained): local energy is the best single
 structural predictor of propensity known for KA, and the network refines it.
 """
 
@@ -44,9 +45,33 @@ class MLP(nn.Module):
         return self.norm(self.net(x))
 
 
+def pair_table_tensors() -> List[torch.Tensor]:
+    """epsilon, sigma, cutoff, shift (2, 2) of the KA table (:data:`glassmm.potentials.KA`), float64."""
+    import numpy as np
+
+    from glassmm.potentials import KA
+
+    return [torch.tensor(np.asarray(x, dtype=np.float64)) for x in (KA.epsilon, KA.sigma, KA.cutoff, KA.shift)]
+
+
+def pair_energy(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Tensor, epsilon: torch.Tensor,
+                sigma: torch.Tensor, cutoff: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Shifted LJ pair energy (reduced) of each edge from a species-pair table, zero beyond its cutoff."""
+    a, b = types[edge_index[0]], types[edge_index[1]]
+    eps, sig = epsilon[a, b].to(r.dtype), sigma[a, b].to(r.dtype)
+    x = (sig / r) ** 6
+    u = 4.0 * eps * (x * x - x) - shift[a, b].to(r.dtype)
+    return torch.where(r < cutoff[a, b].to(r.dtype), u, torch.zeros_like(u))
+
+
 def ka_pair_energies(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Shifted KA pair energy (reduced) of each edge, zero beyond 2.5 sigma_ab."""
-    # s = number of B particles in the pair; the same exact quadratics as glassmm.systems
+    """Shifted KA pair energy (reduced) of each edge, zero beyond 2.5 sigma_ab (TorchScript, no table argument).
+
+    Kept for :mod:`glassmm.torchforce`, whose scripted force calls it without a table; BOTAN
+    itself reads :func:`pair_table_tensors`. A test holds it equal to :func:`pair_energy` on
+    the KA table, so the two cannot drift apart.
+    """
+    # s = number of B particles in the pair: the KA table's epsilon and sigma as exact quadratics in s
     s = (types[edge_index[0]] + types[edge_index[1]]).to(r.dtype)
     eps = 1.0 + 1.25 * s - 0.75 * s * s
     sig = 1.0 - 0.34 * s + 0.14 * s * s
@@ -129,6 +154,13 @@ class BOTAN(nn.Module):
         # thermometer stayed at the mean training temperature for a whole study run.
         self.register_buffer("global_input_mean", torch.zeros(2 * n_node_in))
         self.register_buffer("global_input_std", torch.ones(2 * n_node_in))
+        # the KA pair table (glassmm.potentials) for the energy features: scripted with the
+        # artifact, kept out of state dicts (so artifacts saved before it load unchanged)
+        eps, sig, cut, shift = pair_table_tensors()
+        self.register_buffer("pair_epsilon", eps, persistent=False)
+        self.register_buffer("pair_sigma", sig, persistent=False)
+        self.register_buffer("pair_cutoff", cut, persistent=False)
+        self.register_buffer("pair_shift", shift, persistent=False)
 
     def _features(self, pos: torch.Tensor, box: torch.Tensor, types: torch.Tensor, edge_index: torch.Tensor,
                   n: int) -> List[torch.Tensor]:
@@ -139,7 +171,8 @@ class BOTAN(nn.Module):
         feats = [d, r.unsqueeze(1)]
         node_e = torch.zeros(n, dtype=pos.dtype, device=pos.device)
         if self.energy_features:
-            u = ka_pair_energies(types, edge_index, r)
+            u = pair_energy(types, edge_index, r, self.pair_epsilon, self.pair_sigma, self.pair_cutoff,
+                            self.pair_shift)
             # each directed edge carries half of the pair energy to its receiver
             node_e = node_e.index_add(0, edge_index[1], 0.5 * u)
             feats.append(u.clamp(max=5.0).unsqueeze(1))

@@ -23,7 +23,6 @@ closed form by :func:`fit_linear_propensity`; it has the artifact interface of B
 Reduced LJ units throughout.
 """
 
-from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from glassmm.graph import periodic_graph
+from glassmm.models.botan import pair_energy, pair_table_tensors
 from glassmm.structures import input_kinds
 
 #: defaults chosen by leave-one-configuration-out cross-validation on shared configurations 1-8
@@ -40,23 +40,6 @@ DEFAULT_SHELLS = [0.8 + 0.1 * k for k in range(18)]  # 0.8 .. 2.5 sigma_AA
 DEFAULT_WIDTH = 0.1
 DEFAULT_CG_LENGTHS = [1.0, 2.0]
 FIRST_SHELL = 1.45  # first-shell neighbours: r < FIRST_SHELL sigma_ab
-
-
-def _pair_table_tensors() -> List[torch.Tensor]:
-    """epsilon, sigma, cutoff, shift (2, 2) of the KA table in :mod:`glassmm.potentials`."""
-    from glassmm.potentials import KA
-
-    return [torch.tensor(np.asarray(x, dtype=np.float64)) for x in (KA.epsilon, KA.sigma, KA.cutoff, KA.shift)]
-
-
-def pair_energy(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Tensor, epsilon: torch.Tensor,
-                sigma: torch.Tensor, cutoff: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Shifted LJ pair energy (reduced) of each edge from a species-pair table, zero beyond its cutoff."""
-    a, b = types[edge_index[0]], types[edge_index[1]]
-    eps, sig = epsilon[a, b].to(r.dtype), sigma[a, b].to(r.dtype)
-    x = (sig / r) ** 6
-    u = 4.0 * eps * (x * x - x) - shift[a, b].to(r.dtype)
-    return torch.where(r < cutoff[a, b].to(r.dtype), u, torch.zeros_like(u))
 
 
 class StructureDescriptors(nn.Module):
@@ -72,6 +55,13 @@ class StructureDescriptors(nn.Module):
         Coarse-graining lengths L; the raw descriptors are always kept as well.
     """
 
+    # TorchScript: attribute types (an empty list would otherwise be read as List[Tensor]) and
+    # the Python-only properties it must not compile
+    kinds: List[str]
+    shells: List[float]
+    cg_lengths: List[float]
+    __jit_unused_properties__ = ["n_base", "n_features"]
+
     def __init__(self, inputs: str = "CS", shells: Optional[Sequence[float]] = None, width: float = DEFAULT_WIDTH,
                  cg_lengths: Optional[Sequence[float]] = None) -> None:
         super().__init__()
@@ -80,7 +70,7 @@ class StructureDescriptors(nn.Module):
         self.shells: List[float] = [float(x) for x in (DEFAULT_SHELLS if shells is None else shells)]
         self.width = float(width)
         self.cg_lengths: List[float] = [float(x) for x in (DEFAULT_CG_LENGTHS if cg_lengths is None else cg_lengths)]
-        eps, sig, cut, shift = _pair_table_tensors()
+        eps, sig, cut, shift = pair_table_tensors()
         # the table travels inside a scripted artifact but stays out of state dicts
         self.register_buffer("epsilon", eps, persistent=False)
         self.register_buffer("sigma", sig, persistent=False)
