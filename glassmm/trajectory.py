@@ -246,6 +246,7 @@ class FrameFile:
 
     def __init__(self, h5: Any, path: Path) -> None:
         self.h5, self.path = h5, path
+        self._lock: int | None = None
         self.names = frame_names(h5)
         if COMMIT not in self.names:
             raise ValueError(f"{path}: no per-frame {COMMIT!r} dataset")
@@ -282,23 +283,30 @@ class FrameFile:
     def _writer(cls, path: Path) -> "FrameFile":
         import h5py
 
+        lock = _writer_lock(path)  # one writer: HDF5 drops its own lock in SWMR mode
         try:
-            h = h5py.File(path, "a", libver="latest")
-        except OSError as exc:
-            if "already open for write" not in str(exc):
-                raise ValueError(f"{path}: cannot be opened for writing ({exc})") from None
-            # a killed writer's mark; if another process really writes it, its own lock says so below
-            clear_open_flags(path)
             try:
                 h = h5py.File(path, "a", libver="latest")
-            except OSError as exc2:
-                raise ValueError(f"{path}: cannot be opened for writing; is another run writing it? ({exc2})") from None
-        try:
-            h.swmr_mode = True
-        except Exception:
-            h.close()
+            except OSError as exc:
+                if "already open for write" not in str(exc):
+                    raise ValueError(f"{path}: cannot be opened for writing ({exc})") from None
+                # the mark of a writer killed mid-run (no live writer holds the lock taken above)
+                clear_open_flags(path)
+                try:
+                    h = h5py.File(path, "a", libver="latest")
+                except OSError as exc2:
+                    raise ValueError(f"{path}: cannot be opened for writing ({exc2})") from None
+            try:
+                h.swmr_mode = True
+            except Exception:
+                h.close()
+                raise
+        except BaseException:
+            _release(lock, path)
             raise
-        return cls(h, path)
+        fr = cls(h, path)
+        fr._lock = lock
+        return fr
 
     @classmethod
     def open(cls, path: str | os.PathLike, before_step: int | None = None,
@@ -363,19 +371,50 @@ class FrameFile:
                 self.h5.close()
             finally:
                 self.h5 = None
+                _release(getattr(self, "_lock", None), self.path)
+                self._lock = None
 
 
-def _series(h: Any, name: str, dtype: Any, unit: str, width: tuple[int, ...] = (), chunk: int = 64) -> str:
-    """A per-frame dataset, empty, chunked for appending one row at a time."""
-    rows = 1 if width else chunk  # big rows: one per chunk; scalars: small chunks (a chunk is rewritten per row)
-    ds = h.create_dataset(name, shape=(0, *width), maxshape=(None, *width), dtype=dtype, chunks=(rows, *width))
-    ds.attrs["units"] = unit
-    return name
+def _lock_path(path: Path) -> Path:
+    return path.parent / f".{path.name}.writer-lock"
+
+
+def _writer_lock(path: Path) -> int:
+    """An exclusive lock (flock on a hidden file beside ``path``) held while a process writes ``path``.
+
+    The kernel drops it when the process dies, even by ``kill -9``, so a killed writer's file
+    can be continued while two live writers are refused.
+    """
+    import fcntl
+
+    fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ValueError(f"{path}: another process is writing it (or another writer in this one); "
+                         "one run per file") from None
+    return fd
+
+
+def _release(fd: int | None, path: Path) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(_lock_path(path))  # while still holding it, so no one else locks a file about to vanish
+    os.close(fd)
 
 
 def frame_series(h: Any, name: str, dtype: Any, unit: str, width: tuple[int, ...] = ()) -> str:
-    """Create a per-frame dataset for :meth:`FrameFile.create` builders (returns its name)."""
-    return _series(h, name, dtype, unit, width)
+    """Create an empty per-frame dataset for :meth:`FrameFile.create` builders; returns its name.
+
+    Chunked for appending a row at a time: big rows one per chunk, scalars in chunks of 64
+    (a chunk is rewritten with every row, so it stays small).
+    """
+    rows = 1 if width else 64
+    ds = h.create_dataset(name, shape=(0, *width), maxshape=(None, *width), dtype=dtype, chunks=(rows, *width))
+    ds.attrs["units"] = unit
+    return name
 
 
 def write_topology_datasets(h: Any, types: np.ndarray, box: np.ndarray) -> None:
@@ -447,9 +486,9 @@ class TrajectoryWriter:
                 h.attrs["schema_version"] = TRAJECTORY_SCHEMA
                 h.attrs["metadata"] = json.dumps(metadata or {})
                 write_topology_datasets(h, self.types, self.box)
-                names = [_series(h, "time", "f8", "tau"), _series(h, "positions", dtype, "sigma", (self.n, 3))]
-                names += [_series(h, s, "f8", u) for s, u in self.series.items()]
-                return names + [_series(h, "step", "i8", "1")]
+                names = [frame_series(h, "time", "f8", "tau"), frame_series(h, "positions", dtype, "sigma", (self.n, 3))]
+                names += [frame_series(h, s, "f8", u) for s, u in self.series.items()]
+                return names + [frame_series(h, "step", "i8", "1")]
 
             self._file = FrameFile.create(self.path, build)
             self.dropped = {}
@@ -458,6 +497,11 @@ class TrajectoryWriter:
     def frames(self) -> int:
         """Frames in the file."""
         return self._file.frames
+
+    @property
+    def last_step(self) -> int | None:
+        """Step of the last frame in the file (None when it has none)."""
+        return int(self._file.h5[COMMIT][self.frames - 1]) if self.frames else None
 
     def append(self, positions: Any, time: float, step: int, **values: float) -> int:
         """Append a frame: unwrapped positions (reduced (N, 3)), its time (tau) and MD step; returns the frame count."""
@@ -504,13 +548,11 @@ class TrajectoryReporter:
 
     def report(self, simulation: Any, state: Any) -> None:
         step = int(simulation.currentStep)
-        if self._writer.frames and step <= self._last_step():
+        last = self._writer.last_step
+        if last is not None and step <= last:
             return  # a restarted run reaching a step the file holds
         self._writer.append(units.positions_from_openmm(state.getPositions(asNumpy=True)),
                             units.as_reduced_time(state.getTime()), step)
-
-    def _last_step(self) -> int:
-        return int(self._writer._file.h5[COMMIT][self._writer.frames - 1])
 
     def close(self) -> None:
         self._writer.close()

@@ -199,3 +199,17 @@ def test_restart_one_call_cuts_every_file_to_the_checkpoint(tmp_path):
     assert list(dcd.step) == want and list(h5.step) == want and list(log["step"]) == want
     # Reference platform, checkpoint restart: the same trajectory as an uninterrupted run
     assert np.array_equal(h5.positions, tr.read_trajectory(tmp_path / "ref.h5").positions)
+
+
+def test_a_second_live_writer_is_refused(tmp_path):
+    """HDF5 drops its own file lock in SWMR mode; a second writer must not clear the first's flags."""
+    a = _ka()
+    path = tmp_path / "t.h5"
+    w = tr.TrajectoryWriter(path, a.types, a.box)
+    w.append(a.positions_reduced, time=0.0, step=0)
+    with pytest.raises(ValueError, match="another process is writing it"):
+        tr.TrajectoryWriter(path, a.types, a.box, append=True)
+    with pytest.raises(ValueError, match="another process is writing it"):
+        tr.cut_to_step(path, 0)
+    w.close()
+    assert tr.cut_to_step(path, 0) == 1 and not list(tmp_path.glob(".*lock"))
