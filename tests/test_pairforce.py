@@ -21,15 +21,14 @@ gp = pytest.importorskip("glassmm_pairforce", reason="glassmm-pairforce is not i
 
 from .reference import pair_sum_energy  # noqa: E402
 
-# Single-precision pair arithmetic, as OpenMM's own CPU nonbonded kernels: a coordinate of size L
-# carries an absolute error of ~6e-8 L, so a separation r of a close pair is off by ~1e-7 L / r
-# relative and its force (~r^-13) by 13x that: ~1e-6 L for r ~ 0.9. The tolerance is 3x that,
-# of the largest force; energies are sums of many such terms, good to ~1e-7.
+# The CPU kernel runs pairs in single precision (as OpenMM's own CPU nonbonded kernels do) from
+# separations taken in double and rounded once: a pair's energy and force are good to ~1e-6 of
+# themselves. Totals are compared at 1e-6 of the sum of |pair energies| (or of the energy itself),
+# forces at 3e-5 of the largest force component (float sums of pair forces up to ~1e3 that cancel;
+# measured up to 1.1e-5 on random starts, N = 256 to 32768, 2D and 3D).
 CPU_ENERGY_TOL = 1e-6
+CPU_FORCE_TOL = 3e-5
 
-
-def cpu_force_tol(box) -> float:
-    return 3e-6 * float(np.max(box))
 
 TERNARY = PairTable(name="T3", species=("A", "B", "C"),
                     epsilon=[[1.0, 1.5, 0.7], [1.5, 0.5, 0.9], [0.7, 0.9, 1.2]],
@@ -68,6 +67,17 @@ def _evaluate(system, pos, platform, props=None):
 
 def _rel_force_error(f, ref):
     return float(np.abs(f - ref).max() / np.abs(ref).max())
+
+
+def _energy_scale(table, pos, types, box):
+    """Sum of |pair energy| over all pairs: what single-precision pair terms are accurate against
+    (a close pair's energy is off by ~12 x 6e-8 of itself, whatever the total it adds to)."""
+    d = pos[:, None, :] - pos[None, :, :]
+    d -= box * np.round(d / box)
+    r = np.sqrt((d * d).sum(-1))
+    np.fill_diagonal(r, np.inf)
+    t = np.asarray(types)
+    return 0.5 * float(np.abs(table.pair_terms(r, t[:, None], t[None, :])[0]).sum())
 
 
 # ---------------------------------------------------------------- Reference: the oracle
@@ -155,8 +165,8 @@ def test_cpu_kernel_matches_reference(threads, table_name, liquid):
     system = _system(table.pair_table_force(types), len(pos), box)
     e_ref, f_ref = _evaluate(system, pos, "Reference")
     e, f = _evaluate(system, pos, "CPU", {"Threads": str(threads)})
-    assert e == pytest.approx(e_ref, rel=CPU_ENERGY_TOL)
-    assert _rel_force_error(f, f_ref) < cpu_force_tol(box)
+    assert e == pytest.approx(e_ref, abs=CPU_ENERGY_TOL * _energy_scale(table, pos, types, box))
+    assert _rel_force_error(f, f_ref) < CPU_FORCE_TOL
 
 
 def test_cpu_kernel_small_box_takes_the_minimum_image_per_lane():
@@ -165,7 +175,7 @@ def test_cpu_kernel_small_box_takes_the_minimum_image_per_lane():
     e_ref, f_ref = _evaluate(ka.system, ka.positions_reduced, "Reference")
     e, f = _evaluate(ka.system, ka.positions_reduced, "CPU", {"Threads": "2"})
     assert e == pytest.approx(e_ref, rel=CPU_ENERGY_TOL)
-    assert _rel_force_error(f, f_ref) < cpu_force_tol(ka.box)
+    assert _rel_force_error(f, f_ref) < CPU_FORCE_TOL
 
 
 def test_cpu_kernel_non_periodic_and_2d(liquid):
@@ -174,11 +184,11 @@ def test_cpu_kernel_non_periodic_and_2d(liquid):
     system = _system(force, len(pos), box)
     e_ref, f_ref = _evaluate(system, pos, "Reference")
     e, f = _evaluate(system, pos, "CPU")
-    assert e == pytest.approx(e_ref, rel=CPU_ENERGY_TOL) and _rel_force_error(f, f_ref) < cpu_force_tol(box)
+    assert e == pytest.approx(e_ref, rel=CPU_ENERGY_TOL) and _rel_force_error(f, f_ref) < CPU_FORCE_TOL
     ka2 = glassmm.KobAndersen2D(500, positions="random", seed=2, force="plugin")
     e_ref, f_ref = _evaluate(ka2.system, ka2.positions_reduced, "Reference")
     e, f = _evaluate(ka2.system, ka2.positions_reduced, "CPU", {"Threads": "2"})
-    assert e == pytest.approx(e_ref, rel=CPU_ENERGY_TOL) and _rel_force_error(f, f_ref) < cpu_force_tol(ka2.box)
+    assert e == pytest.approx(e_ref, rel=CPU_ENERGY_TOL) and _rel_force_error(f, f_ref) < CPU_FORCE_TOL
     assert np.all(f[:, 2] == 0.0)
 
 
@@ -270,7 +280,7 @@ def test_types_and_pair_parameters_change_in_a_context(liquid):
         f = units.forces_from_openmm(st.getForces(asNumpy=True))
         tol = 1e-12 if name in ("Reference", "OpenCL") else CPU_ENERGY_TOL
         assert e == pytest.approx(e_expected, rel=tol), name
-        assert _rel_force_error(f, f_expected) < (1e-10 if name in ("Reference", "OpenCL") else cpu_force_tol(box)), name
+        assert _rel_force_error(f, f_expected) < (1e-10 if name in ("Reference", "OpenCL") else CPU_FORCE_TOL), name
     force.addParticle([0.0])
     with pytest.raises(Exception, match="number of particles has changed"):
         force.updateParametersInContext(ctxs[0][1])

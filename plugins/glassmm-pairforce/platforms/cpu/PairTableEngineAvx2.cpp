@@ -23,6 +23,41 @@ static inline int laneBits(fvec8 mask) {
     return _mm256_movemask_ps(mask.val);
 }
 
+/** W lanes of double coordinates (a block's particles), for exact separations. */
+struct DBlock {
+    __m256d lo, hi;
+};
+
+static inline DBlock loadDBlock(const double* p) {
+    return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)};
+}
+
+/** x - lane coordinates in double, rounded once to single precision. */
+static inline fvec8 separation(double x, const DBlock& b) {
+    __m256d v = _mm256_set1_pd(x);
+    return fvec8(_mm256_set_m128(_mm256_cvtpd_ps(_mm256_sub_pd(v, b.hi)), _mm256_cvtpd_ps(_mm256_sub_pd(v, b.lo))));
+}
+
+/** A double-precision accumulator for W single-precision lanes. */
+struct DAcc {
+    __m256d lo, hi;
+};
+
+static inline DAcc zeroAcc() {
+    return {_mm256_setzero_pd(), _mm256_setzero_pd()};
+}
+
+static inline void accumulate(DAcc& a, fvec8 v) {
+    a.lo = _mm256_add_pd(a.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v.val)));
+    a.hi = _mm256_add_pd(a.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v.val, 1)));
+}
+
+static inline double total(const DAcc& a) {
+    alignas(32) double t[4];
+    _mm256_store_pd(t, _mm256_add_pd(a.lo, a.hi));
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
 #include "PairTableEngineImpl.h"
 
 namespace GlassmmPlugin {

@@ -86,6 +86,9 @@ public:
         refPos.assign(n, Vec3());
         order.resize(nPad);
         xs.resize(nPad);
+        xd.assign(nPad, 0.0);
+        yd.assign(nPad, 0.0);
+        zd.assign(nPad, 0.0);
         ys.resize(nPad);
         zs.resize(nPad);
         ts.assign(nPad + W, 0);
@@ -130,9 +133,9 @@ public:
                     Vec3 d = p - refPos[i];
                     if (d.dot(d) > limit)
                         far = true;
-                    xs[k] = (float) (p[0] - offset[i][0]);
-                    ys[k] = (float) (p[1] - offset[i][1]);
-                    zs[k] = (float) (p[2] - offset[i][2]);
+                    xd[k] = p[0] - offset[i][0];
+                    yd[k] = p[1] - offset[i][1];
+                    zd[k] = p[2] - offset[i][2];
                 }
                 moved[t] = far;
             });
@@ -154,6 +157,9 @@ public:
                     shx[code] = periodic ? (float) (a * L[0]) : 0.0f;
                     shy[code] = periodic ? (float) (b * L[1]) : 0.0f;
                     shz[code] = periodic ? (float) (c * L[2]) : 0.0f;
+                    shxd[code] = periodic ? a * L[0] : 0.0;
+                    shyd[code] = periodic ? b * L[1] : 0.0;
+                    shzd[code] = periodic ? c * L[2] : 0.0;
                 }
         invL[0] = (float) (1.0 / L[0]);
         invL[1] = (float) (1.0 / L[1]);
@@ -236,16 +242,17 @@ private:
     }
 
     template <bool ENERGY, bool FORCES, bool MINIMG>
-    inline void pairs(int b, const int* __restrict e, const int* eEnd, const V* P, V& bx, V& by, V& bz, V& fx, V& fy, V& fz,
-                      V& eacc, float* __restrict f, const Lanes<W>* laneMask) const {
-        // Local copies: stores into f must not make the compiler reload the member arrays.
-        const float* __restrict px = xs.data();
-        const float* __restrict py = ys.data();
-        const float* __restrict pz = zs.data();
+    inline void pairs(int b, const int* __restrict e, const int* eEnd, const V* P, const DBlock& bx, const DBlock& by,
+                      const DBlock& bz, V& fx, V& fy, V& fz, DAcc& eacc, float* __restrict f, const Lanes<W>* laneMask) const {
+        // Separations are taken in double (exact to one rounding whatever the coordinates' size)
+        // and rounded once to single precision, in which the rest of the pair runs.
+        const double* __restrict px = xd.data();
+        const double* __restrict py = yd.data();
+        const double* __restrict pz = zd.data();
         const int* __restrict pt = ts.data();
-        const float* __restrict sx = shx;
-        const float* __restrict sy = shy;
-        const float* __restrict sz = shz;
+        const double* __restrict sx = shxd;
+        const double* __restrict sy = shyd;
+        const double* __restrict sz = shzd;
         const V lx(boxf[0]), ly(boxf[1]), lz(boxf[2]), ilx(invL[0]), ily(invL[1]), ilz(invL[2]);
         const V one(1.0f);
         const int base = b * W;
@@ -253,9 +260,9 @@ private:
             const int entry = *e;
             const int j = entry >> SHIFT_BITS;
             const int s = entry & SHIFT_MASK;
-            V dx = V(px[j] + sx[s]) - bx;
-            V dy = V(py[j] + sy[s]) - by;
-            V dz = V(pz[j] + sz[s]) - bz;
+            V dx = separation(px[j] + sx[s], bx);
+            V dy = separation(py[j] + sy[s], by);
+            V dz = separation(pz[j] + sz[s], bz);
             if (MINIMG) {
                 dx = dx - lx * round(dx * ilx);
                 dy = dy - ly * round(dy * ily);
@@ -272,7 +279,7 @@ private:
             const V sr2 = p[2] * inv;
             const V sr6 = sr2 * sr2 * sr2;
             if (ENERGY)
-                eacc += blendZero(p[0] * (sr6 * sr6 - sr6) - p[4], inside);
+                accumulate(eacc, blendZero(p[0] * (sr6 * sr6 - sr6) - p[4], inside));  // in double: pair energies cancel
             if (FORCES) {
                 const V fr = blendZero(p[1] * (sr6 * (sr6 + sr6 - one)) * inv, inside);
                 const V gx = dx * fr, gy = dy * fr, gz = dz * fr;  // force on j (d = r_j - r_i)
@@ -287,8 +294,9 @@ private:
     template <bool ENERGY, bool FORCES>
     double block(int b, float* f, V* P) const {
         laneParameters(b, P);
-        V bx(&xs[b * W]), by(&ys[b * W]), bz(&zs[b * W]);
-        V fx(0.0f), fy(0.0f), fz(0.0f), eacc(0.0f);
+        const DBlock bx = loadDBlock(&xd[b * W]), by = loadDBlock(&yd[b * W]), bz = loadDBlock(&zd[b * W]);
+        V fx(0.0f), fy(0.0f), fz(0.0f);
+        DAcc eacc = zeroAcc();
         const int* e = blockEntries[b];
         int nself = blockSelf[b];
         const int* end = e + blockCount[b];
@@ -314,12 +322,7 @@ private:
         }
         if (!ENERGY)
             return 0.0;
-        Lanes<W> ev;
-        eacc.store(ev.v);
-        double sum = 0;
-        for (int l = 0; l < W; l++)
-            sum += ev.v[l];
-        return sum;
+        return total(eacc);
     }
 
     // ------------------------------------------------------------------------------- list build
@@ -403,6 +406,7 @@ private:
                 int k = b * W + l, i = order[k];
                 if (i < 0) {
                     xs[k] = ys[k] = zs[k] = FAR_AWAY + k;
+                    xd[k] = yd[k] = zd[k] = FAR_AWAY + k;
                     ts[k] = 0;
                     continue;
                 }
@@ -423,6 +427,9 @@ private:
                 xs[k] = (float) x[0];
                 ys[k] = (float) x[1];
                 zs[k] = (float) x[2];
+                xd[k] = x[0];
+                yd[k] = x[1];
+                zd[k] = x[2];
                 ts[k] = table.types[i];
             }
         }
@@ -679,7 +686,9 @@ private:
     std::vector<int> order, ts;
     std::vector<float> tsFloat;
     bool collectStats = false;
-    std::vector<float> xs, ys, zs, wxs, wys, wzs;  // stored and (sorted) wrapped coordinates
+    std::vector<float> xs, ys, zs, wxs, wys, wzs;  // stored and (sorted) wrapped coordinates, for list builds
+    std::vector<double> xd, yd, zd;                // stored coordinates for the pair loop
+    double shxd[128], shyd[128], shzd[128];
     V iota;
     int nc[3] = {1, 1, 1};
     double cellEdge[3] = {1, 1, 1};

@@ -35,6 +35,37 @@ static inline int laneBits(fvec4 mask) {
     return (bits[0] >> 31) | ((bits[1] >> 31) << 1) | ((bits[2] >> 31) << 2) | ((bits[3] >> 31) << 3);
 }
 
+struct DBlock {
+    double v[4];
+};
+
+static inline DBlock loadDBlock(const double* p) {
+    return {{p[0], p[1], p[2], p[3]}};
+}
+
+static inline fvec4 separation(double x, const DBlock& b) {
+    return fvec4((float) (x - b.v[0]), (float) (x - b.v[1]), (float) (x - b.v[2]), (float) (x - b.v[3]));
+}
+
+struct DAcc {
+    double v[4];
+};
+
+static inline DAcc zeroAcc() {
+    return {{0.0, 0.0, 0.0, 0.0}};
+}
+
+static inline void accumulate(DAcc& a, fvec4 v) {
+    alignas(16) float t[4];
+    v.store(t);
+    for (int l = 0; l < 4; l++)
+        a.v[l] += t[l];
+}
+
+static inline double total(const DAcc& a) {
+    return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]);
+}
+
 #include "PairTableEngineImpl.h"
 
 namespace GlassmmPlugin {
