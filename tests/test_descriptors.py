@@ -139,7 +139,8 @@ def test_linear_artifact_round_trip_and_backends(linear_artifact):
 
     path, model, configs, box, props = linear_artifact
     meta = read_metadata(path)
-    assert meta["kind"] == "linear" and meta["cutoff"] == 3.0 and meta["outputs"] == ["propensity"]
+    assert meta["kind"] == "linear" and meta["cutoff"] == pytest.approx(2.8) and meta["outputs"] == ["propensity"]
+    assert meta["coarse_graining_cutoff"] == 3.0
     pos, t = configs[0]
     pred = load_model(path)(pos, box, t, edges=True)
     A = t == 0
@@ -157,12 +158,24 @@ def test_linear_artifact_round_trip_and_backends(linear_artifact):
         load_predictor(str(path), backend="torch", device="cpu", compile=True)
 
 
-def test_linear_artifact_refuses_a_box_below_twice_its_coarse_graining(linear_artifact, small_liquid):
+def test_linear_artifact_in_small_boxes(linear_artifact, small_liquid):
+    """The coarse-graining's neighbour list holds every periodic image, so a box smaller than its
+    reach (N = 256: edge 5.97 < 2 x 3 L) is predicted with the same descriptors as a 2 x 2 x 2
+    tiling of it; below twice the local graph's cutoff the model refuses."""
     from glassmm.models.artifact import load_model
 
-    path = linear_artifact[0]
+    pred = load_model(linear_artifact[0])
+    ka = small_liquid
+    small = pred(ka.positions_reduced, ka.box, ka.types).propensity
+    shifts = np.array(list(itertools.product((0, 1), repeat=3))) * ka.box
+    big = np.concatenate([ka.positions_reduced + s for s in shifts])
+    tiled = pred(big, 2 * ka.box, np.tile(ka.types, 8)).propensity
+    np.testing.assert_allclose(tiled[: len(small)], small, rtol=1e-4, atol=1e-5)
+    m = 5
+    box = np.full(3, m / 1.2 ** (1 / 3))
+    grid = np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3) * box[0] / m
     with pytest.raises(ValueError, match="twice the model's cutoff"):
-        load_model(path)(small_liquid.positions_reduced, small_liquid.box, small_liquid.types)
+        pred(grid, box, np.zeros(m**3, dtype=int))
 
 
 def test_botan_energy_features_read_the_potentials_table(small_liquid):

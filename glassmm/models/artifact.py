@@ -174,9 +174,11 @@ def export_linear(model: Any, norm: Dict[str, Any], path: str | Path, **info: An
         "kind": "linear",
         "units": "reduced LJ (sigma_AA, epsilon_AA, tau); positions and propensity in sigma_AA",
         "system": "Kob-Andersen 3D 80:20, density 1.2",
-        # the widest graph it builds (the coarse-graining), so the domain check asks for a box
-        # at least twice that
-        "cutoff": 3.0 * max(desc.cg_lengths) if desc.cg_lengths else desc.graph_cutoff,
+        # the local descriptors' graph: the domain check asks for a box at least twice that. The
+        # coarse-graining reaches further (3 L), but its neighbour list carries every periodic
+        # image (vesin), so it needs no minimum image and holds in smaller boxes too
+        "cutoff": desc.graph_cutoff,
+        "coarse_graining_cutoff": 3.0 * max(desc.cg_lengths) if desc.cg_lengths else 0.0,
         "inputs": desc.inputs,
         "architecture": model.config(),
         "outputs": ["propensity"],
