@@ -10,9 +10,11 @@ error instead of stopping the rest):
 
 * ``parity``: KA energy and forces on the platform (mixed) against Reference (double);
 * ``nve``: energy drift per particle per tau of NVE on the platform (mixed, dt = 0.005);
-* ``md``: steps/s of the KA CustomNonbondedForce and of a single-type NonbondedForce LJ
-  (same N, density and cutoff; ``md_throughput.nonbonded_lj``) at N = 4096, 32768, 262144,
-  interleaved, and their ratio (target >= 0.8 at N = 32768);
+* ``md``: steps/s of KA through the glassmm-pairforce plugin and through the CustomNonbondedForce,
+  and of a single-type NonbondedForce LJ (same N, density and cutoff;
+  ``md_throughput.nonbonded_lj``) at N = 4096, 32768, 262144, interleaved; ``ratio`` is the
+  plugin's over NonbondedForce's (target >= 0.8 at N = 32768; the custom force's, with the reason,
+  where the plugin has no kernel for the platform);
 * ``torchforce``: KA through openmm-torch (TorchForce) steps/s at N = 4096, and its ratio to
   the custom force;
 * ``inference``: ms per frame of ``botan-ka-T0.44-ts`` at N = 4096 and 32768 (torch fp32,
@@ -146,6 +148,9 @@ def timed_steps(sim, seconds: float) -> float:
 
 
 def md_speed(platform: str, sizes: list[int], seconds: float, rounds: int = 2) -> dict:
+    """KA steps/s through the glassmm-pairforce plugin and through the CustomNonbondedForce, and a
+    single-type NonbondedForce LJ of the same N, density and cutoff, interleaved; ``ratio`` is the
+    plugin's over NonbondedForce's (the custom force's when the plugin has no kernel here)."""
     import openmm
     import openmm.app as app
     import openmm.unit as u
@@ -155,23 +160,44 @@ def md_speed(platform: str, sizes: list[int], seconds: float, rounds: int = 2) -
     from glassmm.simulation import create_simulation
     from md_throughput import nonbonded_lj
 
+    try:
+        import glassmm_pairforce
+
+        plugin_here = glassmm_pairforce.platform_supported(platform)
+        plugin_why = None if plugin_here else f"glassmm-pairforce has no {platform} kernel here " \
+            f"(has: {', '.join(glassmm_pairforce.supported_platforms())})"
+    except ImportError as exc:
+        plugin_here, plugin_why = False, f"glassmm-pairforce not installed ({exc})"
     rows = {}
     for n in sizes:
         ka = liquid(n, platform, steps=500)
-        ka_sim = create_simulation(ka, "langevin", temperature=1.0, platform=platform)
+        sims = {}
+        kinds = ("plugin", "custom") if plugin_here else ("custom",)
+        for kind in kinds:
+            k = glassmm.KobAndersen(n, positions=ka.positions_reduced, types=ka.types, box=ka.box, force=kind)
+            sims[kind] = create_simulation(k, "langevin", temperature=1.0, platform=platform)
         integ = openmm.LangevinMiddleIntegrator(glassmm.units.temperature_to_kelvin(1.0), 1 / u.picosecond,
                                                 0.005 * u.picosecond)
         plat, props = get_platform(platform)
         lj = app.Simulation(ka.topology, nonbonded_lj(ka), integ, plat, props)
         lj.context.setPositions(ka.positions)
-        ka_r, lj_r = [], []
-        for _ in range(rounds):  # interleaved, so drift in the machine hits both
-            ka_r.append(timed_steps(ka_sim, seconds))
-            lj_r.append(timed_steps(lj, seconds))
-        rows[str(n)] = {"ka_custom_steps_per_s": float(np.median(ka_r)), "nonbonded_lj_steps_per_s": float(np.median(lj_r)),
-                        "ratio": float(np.median(ka_r) / np.median(lj_r))}
-        say(f"md N={n}: KA {rows[str(n)]['ka_custom_steps_per_s']:.0f} steps/s, ratio {rows[str(n)]['ratio']:.2f}")
-        del ka_sim, lj
+        sims["nonbonded"] = lj
+        rates = {k: [] for k in sims}
+        for _ in range(rounds):  # interleaved, so drift in the machine hits all alike
+            for k, sim in sims.items():
+                rates[k].append(timed_steps(sim, seconds))
+        med = {k: float(np.median(v)) for k, v in rates.items()}
+        row = {"ka_custom_steps_per_s": med["custom"], "nonbonded_lj_steps_per_s": med["nonbonded"],
+               "custom_ratio": med["custom"] / med["nonbonded"]}
+        if plugin_here:
+            row.update(ka_plugin_steps_per_s=med["plugin"], ratio=med["plugin"] / med["nonbonded"],
+                       plugin_vs_custom=med["plugin"] / med["custom"])
+        else:
+            row.update(ratio=row["custom_ratio"], plugin=plugin_why)
+        rows[str(n)] = row
+        say(f"md N={n}: KA plugin {med.get('plugin', float('nan')):.0f}, custom {med['custom']:.0f}, NonbondedForce "
+            f"{med['nonbonded']:.0f} steps/s; ratio {row['ratio']:.2f}")
+        del sims, lj
     return rows
 
 
