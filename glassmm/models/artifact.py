@@ -123,8 +123,13 @@ class ArtifactModule(nn.Module):
         return self.metadata_json
 
 
+#: artifact kinds that are descriptor models (glassmm.models.descriptors), not BOTAN networks
+DESCRIPTOR_KINDS = ("linear", "mlp")
+
+
 class LinearArtifactModule(nn.Module):
-    """:class:`~glassmm.models.descriptors.LinearPropensity` + output scale + input checks (scripted and saved).
+    """A descriptor model (:class:`~glassmm.models.descriptors.LinearPropensity` or
+    :class:`~glassmm.models.descriptors.MLPPropensity`) + output scale + input checks (scripted and saved).
 
     Same call and outputs as :class:`ArtifactModule`; it predicts no edges (empty
     ``edge_index`` and ``edge_delta``).
@@ -164,14 +169,14 @@ class LinearArtifactModule(nn.Module):
 
 
 def export_linear(model: Any, norm: Dict[str, Any], path: str | Path, **info: Any) -> Path:
-    """Script and save a :class:`~glassmm.models.descriptors.LinearPropensity` artifact with its metadata, atomically."""
+    """Script and save a descriptor-model artifact (linear or MLP) with its metadata, atomically."""
     from glassmm._version import __version__
     from glassmm.io import atomic_write
 
     desc = model.descriptors
     meta: Dict[str, Any] = {
         "format": "glassmm-torchscript-1",
-        "kind": "linear",
+        "kind": model.config()["model"],
         "units": "reduced LJ (sigma_AA, epsilon_AA, tau); positions and propensity in sigma_AA",
         "system": "Kob-Andersen 3D 80:20, density 1.2",
         # the local descriptors' graph: the domain check asks for a box at least twice that. The
@@ -184,7 +189,7 @@ def export_linear(model: Any, norm: Dict[str, Any], path: str | Path, **info: An
         "outputs": ["propensity"],
         "glassmm_version": __version__,
         "load_requires": ["import vesin_torch"],
-        "ensemble_size": 1,
+        "ensemble_size": int(model.config().get("members", 1)),
     }
     meta.update(info)
     meta["normalisation"] = dict(norm)
@@ -278,8 +283,9 @@ class EagerPredictor(Predictor):
         self.module, self.dtype = module, dtype
         self.compiled_frames: int | None = None
         self._compile = compile
-        if compile and metadata.get("kind") == "linear":
-            raise ValueError(f"{name}: compile=True compiles BOTAN networks; a linear descriptor model has none")
+        if compile and metadata.get("kind") in DESCRIPTOR_KINDS:
+            raise ValueError(f"{name}: compile=True compiles BOTAN networks; a {metadata.get('kind')} descriptor "
+                             "model has none")
         if compile:
             # The artifact calls ``featurize`` (vesin neighbour list: stays eager) and then
             # ``network`` on every ensemble member; those ``network`` calls are the tensor work,
@@ -386,12 +392,15 @@ def load_eager(model: str | Path, device: str = "cpu") -> tuple[ArtifactModule, 
     dev = resolve_device(device)
     scripted = load_model(model)
     meta = scripted.metadata
-    if meta.get("kind") == "linear":
-        from glassmm.models.descriptors import LinearPropensity, StructureDescriptors
+    if meta.get("kind") in DESCRIPTOR_KINDS:
+        from glassmm.models.descriptors import LinearPropensity, MLPPropensity, StructureDescriptors
 
-        arch = {k: v for k, v in meta["architecture"].items() if k != "model"}
-        lin = LinearArtifactModule(LinearPropensity(StructureDescriptors(**arch)), meta["normalisation"],
-                                   json.dumps(meta))
+        arch = dict(meta["architecture"])
+        head = {k: arch.pop(k) for k in ("model", "hidden", "members", "dropout") if k in arch}
+        desc = StructureDescriptors(**arch)
+        net = (LinearPropensity(desc) if head["model"] == "linear" else
+               MLPPropensity(desc, hidden=head["hidden"], members=head["members"], dropout=head["dropout"]))
+        lin = LinearArtifactModule(net, meta["normalisation"], json.dumps(meta))
         lin.load_state_dict(_persistent(scripted.module.state_dict(), lin))
         return lin.eval().to(dev), meta
     net = BOTAN(**meta["architecture"])

@@ -193,6 +193,119 @@ class LinearPropensity(nn.Module):
         return {"model": "linear", **self.descriptors.config()}
 
 
+class MLPPropensity(nn.Module):
+    """An ensemble of small MLPs on standardised :class:`StructureDescriptors` (GlassMLP-like; artifact interface).
+
+    Each member reads the descriptors standardised per species and the species one-hot and
+    predicts the per-configuration standardised propensity; the members are averaged and the
+    average scaled per species (``output_scale``, the spread calibration).
+    """
+
+    def __init__(self, descriptors: StructureDescriptors, hidden: int = 64, members: int = 1,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        f = descriptors.n_features
+        self.descriptors = descriptors
+        self.hidden, self.n_members, self.dropout = int(hidden), int(members), float(dropout)
+        self.register_buffer("feature_mean", torch.zeros(2, f, dtype=torch.float64))
+        self.register_buffer("feature_std", torch.ones(2, f, dtype=torch.float64))
+        self.register_buffer("output_scale", torch.ones(2, dtype=torch.float64))
+        self.members = nn.ModuleList([
+            nn.Sequential(nn.Linear(f + 2, hidden), nn.SiLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden // 2),
+                          nn.SiLU(), nn.Linear(hidden // 2, 1)).double()
+            for _ in range(members)])
+
+    def inputs(self, x: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+        """Member inputs (N, F + 2) from raw descriptors ``x`` (N, F)."""
+        t = types.to(torch.int64)
+        z = (x - self.feature_mean[t]) / self.feature_std[t]
+        return torch.cat([z, nn.functional.one_hot(t, 2).to(z.dtype)], dim=1)
+
+    def member_outputs(self, inp: torch.Tensor) -> List[torch.Tensor]:
+        return [m(inp).squeeze(1) for m in self.members]
+
+    def standardised(self, positions: torch.Tensor, box: torch.Tensor, types: torch.Tensor,
+                     inherent_positions: Optional[torch.Tensor] = None,
+                     cage_positions: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Standardised prediction (N,) before the per-species output scale."""
+        x = self.descriptors(positions, box, types, inherent_positions, cage_positions)
+        inp = self.inputs(x, types)
+        out = torch.zeros(inp.shape[0], dtype=inp.dtype, device=inp.device)
+        for m in self.members:
+            out = out + m(inp).squeeze(1)
+        return out / float(self.n_members) * self.output_scale[types.to(torch.int64)]
+
+    def config(self) -> Dict[str, Any]:
+        return {"model": "mlp", "hidden": self.hidden, "members": self.n_members, "dropout": self.dropout,
+                **self.descriptors.config()}
+
+
+def fit_mlp_propensity(model: MLPPropensity, features: Sequence[np.ndarray], types: Sequence[np.ndarray],
+                       propensities: Sequence[np.ndarray], val_features: Sequence[np.ndarray],
+                       val_types: Sequence[np.ndarray], val_propensities: Sequence[np.ndarray],
+                       epochs: int = 40, lr: float = 1e-3, weight_decay: float = 1e-3, batch: int = 256,
+                       seed: int = 0) -> List[Dict[str, float]]:
+    """Train each member (seed ``seed + k``) on the training configurations, early-stopped on the validation ones.
+
+    Targets are standardised per configuration and species; the selection score is the mean
+    Pearson over A particles of the validation configurations, and each member keeps the weights
+    of its best epoch. Feature standardisation comes from the training configurations (per
+    species). Returns one record per member (best epoch and its validation Pearson).
+    """
+    with torch.no_grad():
+        for s in (0, 1):
+            X = np.concatenate([f[np.asarray(t) == s] for f, t in zip(features, types)])
+            sd = X.std(0)
+            model.feature_mean[s] = torch.from_numpy(X.mean(0))
+            model.feature_std[s] = torch.from_numpy(np.where(sd > 1e-12, sd, 1.0))
+    y = np.concatenate([_standardised_all(p, t) for p, t in zip(propensities, types)])
+    x_all = torch.cat([model.inputs(torch.from_numpy(f), torch.from_numpy(np.asarray(t)))
+                       for f, t in zip(features, types)]).detach()
+    y_all = torch.from_numpy(y)
+    val = [(model.inputs(torch.from_numpy(f), torch.from_numpy(np.asarray(t))).detach(), np.asarray(t) == 0,
+            np.asarray(p)) for f, t, p in zip(val_features, val_types, val_propensities)]
+    records = []
+    for k, member in enumerate(model.members):
+        g = torch.Generator().manual_seed(seed + k)
+        for layer in member:
+            if isinstance(layer, nn.Linear):  # seeded initialisation, so members differ reproducibly
+                with torch.no_grad():
+                    bound = 1.0 / np.sqrt(layer.in_features)
+                    layer.weight.uniform_(-bound, bound, generator=g)
+                    layer.bias.uniform_(-bound, bound, generator=g)
+        opt = torch.optim.AdamW(member.parameters(), lr=lr, weight_decay=weight_decay)
+        best, best_state, best_epoch = -np.inf, None, 0
+        for epoch in range(1, epochs + 1):
+            member.train()
+            order = torch.randperm(len(x_all), generator=g)
+            for b in range(0, len(order), batch):
+                i = order[b:b + batch]
+                loss = ((member(x_all[i]).squeeze(1) - y_all[i]) ** 2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            member.eval()
+            with torch.no_grad():
+                score = float(np.mean([np.corrcoef(member(x).squeeze(1).numpy()[a], p[a])[0, 1] for x, a, p in val]))
+            if score > best:
+                best, best_epoch = score, epoch
+                best_state = {n: v.detach().clone() for n, v in member.state_dict().items()}
+        member.load_state_dict(best_state)
+        member.eval()
+        records.append({"member": k, "seed": seed + k, "best_epoch": best_epoch, "val_pearson": best})
+    return records
+
+
+def _standardised_all(propensity: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """Propensity standardised within its configuration, per species, in particle order."""
+    out = np.empty(len(types))
+    for s in (0, 1):
+        m = np.asarray(types) == s
+        if m.any():
+            out[m] = standardised_target(propensity, types, s)
+    return out
+
+
 def fit_ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ridge regression on standardised columns: (mean, std, weights); penalty ``alpha`` x n_samples."""
     mu, sd = X.mean(0), X.std(0)

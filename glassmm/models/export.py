@@ -64,8 +64,8 @@ def export_program(model: str | Path, path: str | Path, aot: bool = False, devic
     minutes on a small CPU).
     """
     mod, meta = load_eager(str(model))
-    if meta.get("kind") == "linear":
-        raise ValueError(f"{model}: a linear descriptor model has no tensor-only network to export; "
+    if meta.get("kind") in ("linear", "mlp"):
+        raise ValueError(f"{model}: a {meta['kind']} descriptor model has no tensor-only network to export; "
                          "use the torchscript or torch backend")
     net = ScaledNetwork(mod.model, meta["normalisation"], list(mod.extra)).eval()
     ex = _example(mod.model)
