@@ -85,8 +85,16 @@ def test_estimates_beyond_training_warn(tbotan):
     with pytest.warns(OutOfDomainWarning) as rec:
         tbotan(pos, box, types)
     text = " | ".join(str(w.message) for w in rec)
-    assert "outside the range model 'tbotan-ka' was trained on (0.65-1.0)" in text
+    assert "outside the range model 'tbotan-ka' was trained on (0.65-1.0, accepted to 0.6-1.05" in text
     assert "standard deviations from the training configurations" in text
+
+
+def test_temperature_margin_is_max_of_005_and_10_percent():
+    from glassmm.models.domain import temperature_range
+
+    assert temperature_range({"training_temperatures": [0.65, 1.0]}) == pytest.approx((0.6, 1.05))
+    assert temperature_range({"training_temperatures": [0.4, 1.4]}) == pytest.approx((0.3, 1.5))
+    assert temperature_range({"training_temperatures": [0.44]}) == pytest.approx((0.39, 0.49))
 
 
 def test_every_entry_point_refuses_overlaps(tmp_path, small_liquid):

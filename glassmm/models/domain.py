@@ -166,8 +166,8 @@ def check_temperature(metadata: dict[str, Any], name: str, temperature: float | 
     if temperature is None or rng is None or rng[0] <= float(temperature) <= rng[1]:
         return []
     note = (f"the configuration's temperature {float(temperature):g} lies outside the range model {name!r} was "
-            f"trained on ({min(metadata['training_temperatures'])}-{max(metadata['training_temperatures'])}): "
-            "its propensity is extrapolated")
+            f"trained on ({min(metadata['training_temperatures'])}-{max(metadata['training_temperatures'])}, "
+            f"accepted to {rng[0]:.3g}-{rng[1]:.3g}: max(0.05, 10 %) beyond): its propensity is extrapolated")
     warnings.warn(note, OutOfDomainWarning, stacklevel=3)
     return [note]
 
@@ -180,8 +180,8 @@ def check_outputs(metadata: dict[str, Any], name: str, temperature: float | None
     if temperature is not None and rng is not None and np.isfinite(temperature) \
             and not rng[0] <= temperature <= rng[1]:
         notes.append(f"temperature estimate {temperature:.3f} lies outside the range model {name!r} was trained on "
-                     f"({min(metadata['training_temperatures'])}-{max(metadata['training_temperatures'])}): "
-                     "it extrapolates")
+                     f"({min(metadata['training_temperatures'])}-{max(metadata['training_temperatures'])}, "
+                     f"accepted to {rng[0]:.3g}-{rng[1]:.3g}: max(0.05, 10 %) beyond): it extrapolates")
     if global_z is not None and global_z.size and float(np.max(np.abs(global_z))) > GLOBAL_Z_LIMIT:
         k = int(np.argmax(np.abs(global_z)))
         notes.append(f"global statistic {k} is {float(global_z[k]):+.1f} standard deviations from the training "
