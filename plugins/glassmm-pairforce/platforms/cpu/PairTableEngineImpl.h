@@ -76,7 +76,7 @@ public:
             rc2[k] = (float) (t.cutoff[k] * t.cutoff[k]);
             shiftE[k] = (float) t.shift[k];
             double lc = t.cutoff[k] + skin;
-            list2[k] = (float) (lc * lc * (1.0 + 1e-5));  // float rounding margin
+            list2[k] = (float) (lc * lc);  // widened in build() by the float rounding of the box's coordinates
         }
         maxList = t.maxCutoff + skin;
         needRebuild = true;
@@ -117,32 +117,50 @@ public:
                 needRebuild = true;
         }
         if (!needRebuild) {
-            // Stored coordinates from the current positions, and the displacement test (double).
-            double limit = 0.25 * skin * skin * (1.0 - 1e-6);
-            std::vector<char> moved(numThreads, 0);
+            // Stored coordinates from the current positions, and the displacement test (double):
+            // a pair's separation changed by at most the sum of the two largest displacements
+            // since the build, so the list stays complete while that sum is below the skin.
+            std::vector<double> top1(numThreads, 0.0), top2(numThreads, 0.0);
             threads.execute([&](OpenMM::ThreadPool&, int t) {
                 int start = (int) ((long long) nPad * t / numThreads / W) * W, end = (int) ((long long) nPad * (t + 1) / numThreads / W) * W;
                 if (t == numThreads - 1)
                     end = nPad;
-                bool far = false;
+                double d1 = 0, d2 = 0;
                 for (int k = start; k < end; k++) {
                     int i = order[k];
                     if (i < 0)
                         continue;
                     const Vec3& p = pos[i];
                     Vec3 d = p - refPos[i];
-                    if (d.dot(d) > limit)
-                        far = true;
+                    double d2i = d.dot(d);
+                    if (d2i > d2) {
+                        if (d2i > d1) {
+                            d2 = d1;
+                            d1 = d2i;
+                        }
+                        else
+                            d2 = d2i;
+                    }
                     xd[k] = p[0] - offset[i][0];
                     yd[k] = p[1] - offset[i][1];
                     zd[k] = p[2] - offset[i][2];
                 }
-                moved[t] = far;
+                top1[t] = d1;
+                top2[t] = d2;
             });
             threads.waitForThreads();
-            for (char m : moved)
-                if (m)
-                    needRebuild = true;
+            double d1 = 0, d2 = 0;
+            for (int t = 0; t < numThreads; t++)
+                for (double v : {top1[t], top2[t]}) {
+                    if (v > d1) {
+                        d2 = d1;
+                        d1 = v;
+                    }
+                    else if (v > d2)
+                        d2 = v;
+                }
+            if (std::sqrt(d1) + std::sqrt(d2) > skin * (1.0 - 1e-6))
+                needRebuild = true;
         }
         auto t1 = clock::now();
         if (needRebuild)
@@ -329,6 +347,17 @@ private:
     void build(const std::vector<Vec3>& pos, const Vec3& L, OpenMM::ThreadPool& threads) {
         bool periodic = table.periodic;
         refBox = L;
+        // The list test runs in single precision on coordinates up to ~2 box lengths: widen each
+        // list range by a safe multiple of that rounding (1e-6 of the box) so no pair is lost to it.
+        double margin = 1e-6 * std::max(L[0], std::max(L[1], L[2]));
+        if (!periodic)
+            for (const Vec3& p : pos)
+                margin = std::max(margin, 1e-6 * std::max(std::fabs(p[0]), std::max(std::fabs(p[1]), std::fabs(p[2]))));
+        for (int k = 0; k < S * S; k++) {
+            double lc = table.cutoff[k] + skin + margin;
+            list2[k] = (float) (lc * lc);
+        }
+        maxList = table.maxCutoff + skin + margin;
         // Domain and wrapped positions.
         Vec3 lo(0, 0, 0), extent = L;
         wrapped.resize(n);
@@ -531,7 +560,7 @@ private:
             // (with one image per entry, a cell seen at both ends of the range is in reach of
             // the block at one image only: the lane test keeps that one)
         }
-        const float R2 = (float) (R * R * (1.0 + 1e-5));
+        const float R2 = (float) (R * R);
         const V vlo[3] = {V(lo[0]), V(lo[1]), V(lo[2])}, vhi[3] = {V(hi[0]), V(hi[1]), V(hi[2])};
         const V zero(0.0f), vR2(R2);
         const float Lf[3] = {(float) L[0], (float) L[1], (float) L[2]};
