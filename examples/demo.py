@@ -44,8 +44,9 @@ def main() -> int:
     ka.positions_reduced = get_positions(sim.context)
 
     interval, n_reports = 400, 20  # 40 tau of production
+    # 10 origins: every lag (2-20 tau, past tau_alpha ~ 3) averages at least 10 samples of the 20 frames
     with glassmm.GlassReporter(h5, interval, model=model, system=ka, reference="start", torch_threads=1,
-                               progress=True) as rep:
+                               progress=True, max_origins=10) as rep:
         sim.reporters.append(rep)
         sim.step(interval * n_reports)
     with glassmm.read_report(h5) as r:

@@ -502,7 +502,6 @@ class GlassReporter:
                    f"have fewer than {self.min_samples} samples (lags {lags.min():.4g}-{lags.max():.4g} tau, "
                    f"{int(n[thin].min())}-{int(n[thin].max())} samples): F_s and chi_4 there are noise; run longer, "
                    "or keep more origins (max_origins)")
-            log.warning(msg)
             warnings.warn(msg, stacklevel=3)
 
     def __enter__(self) -> "GlassReporter":
