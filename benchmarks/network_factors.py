@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--linear", help="a linear artifact to blend with (equal weights)")
     ap.add_argument("--cage-runs", nargs="*", type=int, default=[16], help="cage-state runs to try at predict time")
     ap.add_argument("--cage-seeds", nargs="*", type=int, default=[1], help="cage-state seeds to try at predict time")
-    ap.add_argument("--ops", type=int, default=48, help="how many of the 48 cube operations (identity first)")
+    ap.add_argument("--ops", type=int, default=48,
+                    help="how many of the 48 cube operations, evenly spaced in their list (identity first)")
     ap.add_argument("--out", default="benchmarks/results/network_factors")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
@@ -100,14 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         row["translation_max_abs_change"] = float(np.abs(moved.mean(0) - base.mean(0)).max())
         # cube operations (the box is cubic); positions and structures transformed alike
         per_op, corr_id, acc = [], [], np.zeros_like(base)
-        for perm, sign in OPS[: args.ops]:
+        chosen = [OPS[int(i)] for i in np.round(np.linspace(0, len(OPS) - 1, min(args.ops, len(OPS)))).astype(int)]
+        for perm, sign in chosen:
             tr = lambda x: None if x is None else np.asarray(x)[:, list(perm)] * np.array(sign)  # noqa: E731
             out = base if (perm == (0, 1, 2) and sign == (1.0, 1.0, 1.0)) else run(tr(c.positions), tr(st.inherent),
                                                                                   tr(st.cage))
             acc += out
             per_op.append(pearson_a(out.mean(0), true, types))
             corr_id.append(pearson_a(out.mean(0), base.mean(0), types))
-            print(f"configuration {k}: op {len(per_op)}/{args.ops}: Pearson {per_op[-1]:.4f}, corr with identity "
+            print(f"configuration {k}: op {len(per_op)}/{len(chosen)}: Pearson {per_op[-1]:.4f}, corr with identity "
                   f"{corr_id[-1]:.4f}", file=sys.stderr, flush=True)
         sym = acc / len(per_op)
         row.update(ops=len(per_op), op_pearson_mean=float(np.mean(per_op)), op_pearson_std=float(np.std(per_op)),

@@ -8,8 +8,8 @@ Collects what the benchmark scripts wrote (nothing is re-measured here):
   ``botan-ka-T0.44``);
 * ``benchmarks/results/network_factors/network_factors.json``: that ensemble's members, cube
   symmetries, cage states recomputed at predict time, and its blend with the linear model;
-* ``benchmarks/results/linear/*.json`` and ``benchmarks/results/ship_linear/*.json``: the linear
-  model on coarse-grained descriptors (input kinds, coarse-graining, cage-state seeds and runs).
+* ``benchmarks/results/linear/*.json``: the linear model and the MLP ensemble on coarse-grained
+  descriptors (input kinds, coarse-graining, cage-state seeds and runs).
 
 Writes ``--out``/table.json, table.md and table.png; the last line printed is one JSON object.
 
@@ -77,10 +77,10 @@ def botan_rows() -> list[dict]:
     nf = _load(RESULTS / "network_factors" / "network_factors.json")
     if nf:
         s = nf["summary"]
-        cmd = "python benchmarks/network_factors.py --linear benchmarks/results/linear/CS-L1_2-cage_default.pt"
+        cmd = "python benchmarks/network_factors.py --linear glassmm/models/bundled/cage-linear-ka-T0.44.pt"
         for k, v in enumerate(s["first_k_pearson"], start=1):
             rows.append({"model": f"BOTAN, first {k} of the shipped members", "inputs": "TS+CS",
-                         "recipe": "more ensemble members (members in seed order 3, 2, 0, 1 as stored)",
+                         "recipe": "more ensemble members (seeds 0, 1, 2, 3 in turn)",
                          "seeds": None, "pearson": v, "pearson_seed_std": None, "spread_ratio": None,
                          "cost": f"{k} network passes ({s['network_seconds_per_pass'] / len(s['first_k_pearson']):.1f} s each here)",
                          "command": cmd})
@@ -102,25 +102,36 @@ def botan_rows() -> list[dict]:
     return rows
 
 
-def linear_rows() -> list[dict]:
+def descriptor_rows() -> list[dict]:
     rows = []
     runs = [r for r in (_load(f) for f in sorted((RESULTS / "linear").glob("*.json"))) if r and "key" in r]
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         cage = {k: v for k, v in r["cage"].items() if k != "seed"}
-        groups.setdefault((r["inputs"], tuple(r["cg_lengths"]), json.dumps(cage, sort_keys=True)), []).append(r)
-    for (inputs, cg, cage), rs in sorted(groups.items()):
+        groups.setdefault((r.get("model", "linear"), r.get("hidden"), r["inputs"], tuple(r["cg_lengths"]),
+                           json.dumps(cage, sort_keys=True)), []).append(r)
+    for (kind, hidden, inputs, cg, cage), rs in sorted(groups.items(), key=lambda kv: [str(x) for x in kv[0]]):
         p, sd = _stats([r["pearson_mean"] for r in rs])
         cost = np.mean([np.mean([c["descriptor_seconds"] for c in r["cost_per_configuration"].values()]) for r in rs])
-        rows.append({"model": "linear (ridge)", "inputs": inputs,
-                     "recipe": f"coarse-graining L = {list(cg)}; cage {cage}; ridge by LOCO CV on 1-8 "
-                               f"(CV {np.mean([r['loco_cv_best'] for r in rs]):.3f})",
+        cg_text = f"coarse-graining L = {list(cg)}; cage {cage if cage != '{}' else 'default (4 runs)'}"
+        if kind == "mlp":
+            members = [np.mean(r["member_pearson"]) for r in rs]
+            recipe = (f"{len(rs[0]['members'])} MLPs (hidden {hidden}) on descriptors, train 1-7, best epoch on 8; "
+                      f"{cg_text}; single members {np.mean(members):.3f} +- "
+                      f"{np.mean([r['member_pearson_seed_std'] for r in rs]):.3f} (network seeds)")
+            model = "descriptor MLP ensemble (GlassMLP-like)"
+            flag = "--head mlp "
+        else:
+            recipe = f"{cg_text}; ridge by LOCO CV on 1-8 (CV {np.mean([r['loco_cv_best'] for r in rs]):.3f})"
+            model, flag = "linear (ridge, CAGE-like)", ""
+        rows.append({"model": model, "inputs": inputs, "recipe": recipe,
                      "seeds": sorted(r["cage"].get("seed", 0) for r in rs), "seed_kind": "cage-state seed",
                      "pearson": p, "pearson_seed_std": sd,
                      "spread_ratio": float(np.mean([r["std_ratio_mean"] for r in rs])),
-                     "cost": f"descriptors {cost:.1f} s per configuration (1 thread, loaded machine); fit < 1 min",
-                     "command": f"python benchmarks/linear_propensity.py --inputs {inputs} --cg {' '.join(f'{x:g}' for x in cg)}"
-                                f" --cage '{{...}}'"})
+                     "cost": f"descriptors {cost:.1f} s per configuration (1 thread, loaded machine); fit "
+                             f"{np.mean([r['fit_seconds'] for r in rs]):.0f} s",
+                     "command": f"python benchmarks/descriptor_propensity.py {flag}--inputs {inputs} --cg "
+                                f"{' '.join(f'{x:g}' for x in cg)} --cage '{{\"seed\": k, ...}}'"})
     return rows
 
 
@@ -128,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(RESULTS / "issue32"))
     args = ap.parse_args(argv)
-    rows = botan_rows() + linear_rows()
+    rows = botan_rows() + descriptor_rows()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.json").write_text(json.dumps({"bar": BAR, "goal": GOAL, "rows": rows}, indent=1))
@@ -146,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(rows) + 1.5))
     y = np.arange(len(rows))[::-1]
     ax.barh(y, [r["pearson"] for r in rows], xerr=[r.get("pearson_seed_std") or 0 for r in rows], capsize=2,
-            color=["tab:orange" if r["model"].startswith("linear") else "tab:blue" for r in rows])
+            color=["tab:orange" if r["model"].startswith(("linear", "descriptor")) else "tab:blue" for r in rows])
     ax.set_yticks(y, [f"{r['model']} [{r['inputs']}] {r['recipe'][:40]}" for r in rows], fontsize=6)
     ax.axvline(BAR, color="r", ls="--", lw=0.8, label=f"bar {BAR}")
     ax.axvline(GOAL, color="g", ls=":", lw=0.8, label=f"goal {GOAL} (BOTAN on 400 configurations)")

@@ -1,4 +1,4 @@
-"""Per-particle structural descriptors and the linear propensity model built on them (CAGE-like).
+"""Per-particle structural descriptors and the propensity models built on them (CAGE-like, GlassMLP-like).
 
 Boattini et al. (PRL 127, 088007 (2021)) and Alkemade, Smallenburg & Filion (J. Chem. Phys. 158,
 134512 (2023), "CAGE") predict propensity with a linear model on coarse-grained local
@@ -18,11 +18,16 @@ coarse-graining length ``L``, on the graph of the last position set. Everything 
 under rotations, reflections, translations and permutations of like particles.
 
 :class:`LinearPropensity` is a ridge model per species on standardised descriptors, fitted in
-closed form by :func:`fit_linear_propensity`; it has the artifact interface of BOTAN models
-(``glassmm.models.artifact``), so ``predict``, ``evaluate`` and the reporter take it unchanged.
-Reduced LJ units throughout.
-"""
+closed form by :func:`fit_linear_propensity`; :class:`MLPPropensity` an ensemble of small MLPs
+on the same inputs (as GlassMLP, Jung, Biroli & Berthier, PRL 130, 238202 (2023), uses
+physics-inspired descriptors), trained by :func:`fit_mlp_propensity`. Both have the artifact
+interface of BOTAN models (``glassmm.models.artifact``), so ``predict``, ``evaluate`` and the
+reporter take them unchanged. Reduced LJ units throughout.
 
+The descriptors are computed in float64 whatever the input dtype (a float32 thermal position
+moves a Gaussian shell of width 0.1 by ~1e-6 relative: harmless; float64 keeps the
+coarse-grained sums exact to the tests' 1e-9).
+"""
 
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -35,7 +40,7 @@ from glassmm.models.botan import pair_energy, pair_table_tensors
 from glassmm.structures import input_kinds
 
 #: defaults chosen by leave-one-configuration-out cross-validation on shared configurations 1-8
-#: (benchmarks/linear_propensity.py); configurations 9-10 never chose them
+#: (benchmarks/descriptor_propensity.py); configurations 9-10 never chose them
 DEFAULT_SHELLS = [0.8 + 0.1 * k for k in range(18)]  # 0.8 .. 2.5 sigma_AA
 DEFAULT_WIDTH = 0.1
 DEFAULT_CG_LENGTHS = [1.0, 2.0]
