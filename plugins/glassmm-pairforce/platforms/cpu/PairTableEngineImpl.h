@@ -38,6 +38,10 @@ constexpr int SHIFT_BITS = 7;      // 5 image offsets (-2..2 boxes) per dimensio
 constexpr int SHIFT_MASK = (1 << SHIFT_BITS) - 1;
 constexpr int ZERO_SHIFT = 62;     // (2, 2, 2) -> 2*25 + 2*5 + 2
 constexpr float FAR_AWAY = 1.0e6f; // where padding lanes sit
+#ifndef GLASSMM_SUB_LEVELS
+#define GLASSMM_SUB_LEVELS 1
+#endif
+constexpr int SUB_LEVELS = GLASSMM_SUB_LEVELS;  // Morton levels inside a cell for the sort
 
 inline int shiftCode(int nx, int ny, int nz) {
     return (nx + 2) * 25 + (ny + 2) * 5 + (nz + 2);
@@ -402,22 +406,34 @@ private:
         std::vector<int> rankOf(ncells);
         for (int r = 0; r < ncells; r++)
             rankOf[keys[r].second] = r;
-        // Counting sort of particles by cell rank (stable: deterministic).
-        std::vector<int> cellOfParticle(n);
-        cellStart.assign(ncells + 1, 0);
+        // Counting sort of particles by cell rank and, inside a cell, by the Morton order of its
+        // 2^SUB_LEVELS sub-cells per dimension (stable: deterministic). Blocks of W consecutive
+        // particles are then compact, and every cell's particles stay contiguous for the search.
+        const int subPerDim = 1 << SUB_LEVELS, subCells = subPerDim * subPerDim * subPerDim;
+        std::vector<int> bucketOfParticle(n);
+        std::vector<int> bucketStart((size_t) ncells * subCells + 1, 0);
         for (int i = 0; i < n; i++) {
-            int c[3];
-            for (int d = 0; d < 3; d++)
-                c[d] = std::min(nc[d] - 1, std::max(0, (int) (wrapped[i][d] / cellEdge[d])));
-            int r = rankOf[(c[0] * nc[1] + c[1]) * nc[2] + c[2]];
-            cellOfParticle[i] = r;
-            cellStart[r + 1]++;
+            int c[3], sub[3];
+            for (int d = 0; d < 3; d++) {
+                double u = wrapped[i][d] / cellEdge[d];
+                c[d] = std::min(nc[d] - 1, std::max(0, (int) u));
+                sub[d] = std::min(subPerDim - 1, std::max(0, (int) ((u - c[d]) * subPerDim)));
+            }
+            int key = 0;
+            for (int bit = 0; bit < SUB_LEVELS; bit++)
+                key |= (((sub[0] >> bit) & 1) << (3 * bit + 2)) | (((sub[1] >> bit) & 1) << (3 * bit + 1)) | (((sub[2] >> bit) & 1) << (3 * bit));
+            int bucket = rankOf[(c[0] * nc[1] + c[1]) * nc[2] + c[2]] * subCells + key;
+            bucketOfParticle[i] = bucket;
+            bucketStart[bucket + 1]++;
         }
-        for (int r = 0; r < ncells; r++)
-            cellStart[r + 1] += cellStart[r];
-        std::vector<int> fill(cellStart.begin(), cellStart.end() - 1);
+        for (size_t q = 0; q + 1 < bucketStart.size(); q++)
+            bucketStart[q + 1] += bucketStart[q];
+        cellStart.assign(ncells + 1, 0);
+        for (int r = 0; r <= ncells; r++)
+            cellStart[r] = bucketStart[(size_t) r * subCells];
+        std::vector<int> fill(bucketStart.begin(), bucketStart.end() - 1);
         for (int i = 0; i < n; i++)
-            order[fill[cellOfParticle[i]]++] = i;
+            order[fill[bucketOfParticle[i]]++] = i;
         for (int k = n; k < nPad; k++)
             order[k] = -1;
         gridIndex.resize(ncells);
