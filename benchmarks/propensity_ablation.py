@@ -229,14 +229,15 @@ def main(argv: list[str] | None = None) -> int:
     # the table takes every finished run in the folder at these epochs (runs of earlier calls with
     # other --seeds / --dist included), so an ablation may be run in parts
     rows = [r for r in (json.loads(f.read_text()) for f in sorted(out.glob("*.json")))
-            if "key" in r and r.get("epochs") == args.epochs]  # run files only, not summary.json
+            if "key" in r and r.get("epochs") == args.epochs  # run files only, not summary.json
+            and r.get("recipe", "fixed") == args.recipe]
     summary = table(rows)
     print(f"{'inputs':<7} {'dist':>5} {'seeds':>5} {'Pearson':>16} {'spread ratio':>16}")
     for r in summary:
         ps = f"{r['pearson']:.3f} +- {r['pearson_seed_std']:.3f}" if r["pearson_seed_std"] is not None else f"{r['pearson']:.3f}"
         ss = f"{r['std_ratio']:.2f} +- {r['std_ratio_seed_std']:.2f}" if r["std_ratio_seed_std"] is not None else f"{r['std_ratio']:.2f}"
         print(f"{r['inputs']:<7} {r['distribution_weight']:>5g} {r['n_seeds']:>5} {ps:>16} {ss:>16}")
-    plot(summary, out / "ablation.png")
+    plot(summary, out / ("ablation.png" if args.recipe == "fixed" else f"ablation-{args.recipe}-e{args.epochs}.png"))
     print(json.dumps({"summary": summary, "structure_seconds": cost, "epochs": args.epochs, "hidden": args.hidden,
                       "steps": args.steps, "cage": cage}))
     return 0

@@ -53,6 +53,7 @@ def botan_rows() -> list[dict]:
                        f"BOTAN h32 s4, up to {epochs} epochs, cosine lr 3e-3, train 1-7, best epoch on 8 "
                        f"(selected {', '.join(str(r.get('selected_epoch')) for r in rs)})")
         rows.append({"model": "BOTAN", "inputs": inputs, "recipe": f"{recipe_text}; distribution loss {dist:g}",
+                     "short": f"BOTAN {inputs}, {recipe} {epochs} ep, dist {dist:g}",
                      "seeds": sorted(r["seed"] for r in rs), "pearson": p, "pearson_seed_std": sd,
                      "spread_ratio": float(np.mean([r["std_ratio_mean"] for r in rs])),
                      "cost": f"train {np.mean([r['train_seconds'] for r in rs]) / 60:.0f} min per seed (1 thread)",
@@ -63,13 +64,14 @@ def botan_rows() -> list[dict]:
         p, sd = _stats([m["pearson_mean"] for m in ship["members"]])
         cmd = ("python benchmarks/propensity_ablation.py --ship m.pt --inputs TS+CS --dist 0.1 --seeds 0 1 2 3 "
                "--epochs 48")
-        rows.append({"model": "BOTAN", "inputs": "TS+CS", "recipe": "48 epochs, constant lr 3e-3, distribution loss 0.1 "
-                     "(members of the shipped ensemble)", "seeds": [m["seed"] for m in ship["members"]],
+        rows.append({"model": "BOTAN", "inputs": "TS+CS", "short": "BOTAN TS+CS, fixed 48 ep (shipped members)",
+                     "recipe": "48 epochs, constant lr 3e-3, distribution loss 0.1 "
+                     "(members of the shipped ensemble)", "seeds": sorted(m["seed"] for m in ship["members"]),
                      "pearson": p, "pearson_seed_std": sd,
                      "spread_ratio": float(np.mean([m["std_ratio_mean"] for m in ship["members"]])),
                      "cost": f"train {np.mean([m['train_seconds'] for m in ship['members']]) / 60:.0f} min per seed",
                      "command": cmd})
-        rows.append({"model": "BOTAN ensemble (botan-ka-T0.44)", "inputs": "TS+CS",
+        rows.append({"model": "BOTAN ensemble (botan-ka-T0.44)", "inputs": "TS+CS", "short": "botan-ka-T0.44 (ensemble of 4)",
                      "recipe": "average of the 4 members above, spread calibrated on 1-8", "seeds": [0, 1, 2, 3],
                      "pearson": ship["ensemble"]["pearson_mean"], "pearson_seed_std": None,
                      "spread_ratio": ship["ensemble"]["std_ratio_mean"], "cost": "4 x the members' training",
@@ -80,22 +82,28 @@ def botan_rows() -> list[dict]:
         cmd = "python benchmarks/network_factors.py --linear glassmm/models/bundled/cage-linear-ka-T0.44.pt"
         for k, v in enumerate(s["first_k_pearson"], start=1):
             rows.append({"model": f"BOTAN, first {k} of the shipped members", "inputs": "TS+CS",
+                         "short": f"botan-ka-T0.44, first {k} member(s)",
                          "recipe": "more ensemble members (seeds 0, 1, 2, 3 in turn)",
                          "seeds": None, "pearson": v, "pearson_seed_std": None, "spread_ratio": None,
                          "cost": f"{k} network passes ({s['network_seconds_per_pass'] / len(s['first_k_pearson']):.1f} s each here)",
                          "command": cmd})
-        rows.append({"model": "botan-ka-T0.44, averaged over the cube's 48 symmetries", "inputs": "TS+CS",
+        n_ops = min(r["ops"] for r in nf["files"].values())
+        rows.append({"model": f"botan-ka-T0.44, averaged over {n_ops} of the cube's 48 operations", "inputs": "TS+CS",
+                     "short": f"botan-ka-T0.44 averaged over {n_ops} cube operations",
                      "recipe": f"test-time symmetrisation (single operations: {s['op_pearson_mean']:.4f} +- "
                                f"{s['op_pearson_std']:.4f}; min correlation with the identity {s['op_corr_with_identity_min']:.4f})",
                      "seeds": None, "pearson": s["symmetrised_pearson"], "pearson_seed_std": None,
-                     "spread_ratio": None, "cost": "48 passes of the ensemble", "command": cmd})
+                     "spread_ratio": None, "cost": f"{n_ops} passes of the ensemble", "command": cmd})
         for v in s.get("cage_variants", []):
             rows.append({"model": "botan-ka-T0.44, cage state recomputed at predict time", "inputs": "TS+CS",
-                         "recipe": f"cage {json.dumps(v['cage'], sort_keys=True)}", "seeds": None, "pearson": v["pearson"],
+                         "short": f"botan-ka-T0.44, cage {v['cage']['n_runs']} runs seed {v['cage']['seed']} at predict",
+                         "recipe": f"cage state of {v['cage']['n_runs']} runs, seed {v['cage']['seed']} (shipped: 4 runs, "
+                                   "seed 0)", "seeds": None, "pearson": v["pearson"],
                          "pearson_seed_std": None, "spread_ratio": None, "cost": "cage state (MD) of those runs",
                          "command": cmd})
         if "blend_network_linear_pearson" in s:
             rows.append({"model": "blend: botan-ka-T0.44 + linear (CS), equal weights", "inputs": "TS+CS / CS",
+                         "short": "blend botan-ka-T0.44 + linear CS",
                          "recipe": "mean of the two standardised predictions, weights fixed beforehand",
                          "seeds": None, "pearson": s["blend_network_linear_pearson"], "pearson_seed_std": None,
                          "spread_ratio": None, "cost": "both models", "command": cmd})
@@ -124,7 +132,10 @@ def descriptor_rows() -> list[dict]:
         else:
             recipe = f"{cg_text}; ridge by LOCO CV on 1-8 (CV {np.mean([r['loco_cv_best'] for r in rs]):.3f})"
             model, flag = "linear (ridge, CAGE-like)", ""
+        cage_short = "cage 4 runs" if cage == "{}" else "cage " + ", ".join(f"{k} {v}" for k, v in json.loads(cage).items())
         rows.append({"model": model, "inputs": inputs, "recipe": recipe,
+                     "short": f"{'MLP x5' if kind == 'mlp' else 'linear'} {inputs}, L = {','.join(f'{x:g}' for x in cg) or 'none'}, "
+                              f"{cage_short}",
                      "seeds": sorted(r["cage"].get("seed", 0) for r in rs), "seed_kind": "cage-state seed",
                      "pearson": p, "pearson_seed_std": sd,
                      "spread_ratio": float(np.mean([r["std_ratio_mean"] for r in rs])),
@@ -158,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     y = np.arange(len(rows))[::-1]
     ax.barh(y, [r["pearson"] for r in rows], xerr=[r.get("pearson_seed_std") or 0 for r in rows], capsize=2,
             color=["tab:orange" if r["model"].startswith(("linear", "descriptor")) else "tab:blue" for r in rows])
-    ax.set_yticks(y, [f"{r['model']} [{r['inputs']}] {r['recipe'][:40]}" for r in rows], fontsize=6)
+    ax.set_yticks(y, [r["short"] for r in rows], fontsize=7)
     ax.axvline(BAR, color="r", ls="--", lw=0.8, label=f"bar {BAR}")
     ax.axvline(GOAL, color="g", ls=":", lw=0.8, label=f"goal {GOAL} (BOTAN on 400 configurations)")
     ax.set_xlabel("mean Pearson over A particles, held-out configurations 9-10")
