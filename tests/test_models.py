@@ -263,3 +263,26 @@ def test_ensemble_spread_calibrated_on_training_files(small_liquid, tmp_path):
     assert p1[a].std(ddof=1) == pytest.approx(target_std, rel=1e-4)  # torch.std is the ddof=1 one
     assert np.corrcoef(p0[a], p1[a])[0, 1] == pytest.approx(1.0, abs=1e-6)  # a scale: Pearson unchanged
     assert read_metadata(cal_path)["spread_calibration"]["on"] == ["iso.npz"]
+
+
+def test_cosine_schedule_and_its_resume(small_liquid, tmp_path):
+    """lr: constant through the edge-only stage, then a half cosine to lr * min_lr_factor at the last
+    epoch; taken from the epoch number, so a resumed run continues on the same curve."""
+    import math
+
+    s = _sample(small_liquid)
+    cfg = TrainConfig(epochs=6, pretrain_epochs=1, hidden=8, n_steps=1, lr=2e-3, lr_schedule="cosine",
+                      min_lr_factor=0.1)
+    tr = Trainer(cfg, [s], [], tmp_path / "w")
+    lrs = [tr.learning_rate(e) for e in range(6)]
+    assert lrs[0] == lrs[1] == 2e-3 and lrs[-1] == pytest.approx(2e-4)
+    assert lrs[3] == pytest.approx(2e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5))))
+    cfg3 = TrainConfig(**{**cfg.__dict__, "epochs": 3})
+    part = Trainer(cfg3, [s], [], tmp_path / "r")
+    part.fit(progress=False)
+    cont = Trainer(cfg, [s], [], tmp_path / "r")
+    assert cont.resume()
+    hist = cont.fit(progress=False)
+    assert [h["lr"] for h in hist][3:] == pytest.approx(lrs[3:])
+    with pytest.raises(ValueError, match="lr_schedule"):
+        Trainer(TrainConfig(epochs=2, hidden=8, n_steps=1, lr_schedule="step"), [s], [], tmp_path / "x")
