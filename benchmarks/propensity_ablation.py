@@ -16,6 +16,9 @@ last, one JSON object; writes ``ablation.png``.
 exports them as one averaged-ensemble artifact, and evaluates members and ensemble on 9-10:
 
     python benchmarks/propensity_ablation.py --ship m.pt --inputs TS+CS --dist 0.1 --seeds 0 1 2 3 --epochs 54
+
+``--recipe converge`` (issue 32) trains on 1-7 with a cosine learning rate and keeps each
+member's best epoch on configuration 8; ``--ship`` then exports those best weights.
 """
 
 from __future__ import annotations
@@ -151,11 +154,13 @@ def ship(args: argparse.Namespace, out: Path, cage: dict) -> int:
     from glassmm.training.api import export_ensemble
     from glassmm.training.evaluate import evaluate_model
 
-    inputs, dist = args.inputs[0], args.dist[0]
+    inputs, dist, recipe = args.inputs[0], args.dist[0], RECIPES[args.recipe]
     jobs = [{"inputs": inputs, "dist": dist, "seed": s, "epochs": args.epochs, "hidden": args.hidden,
-             "steps": args.steps, "threads": args.threads, "cage": cage, "out": str(out)} for s in args.seeds]
+             "steps": args.steps, "threads": args.threads, "cage": cage, "out": str(out), "recipe": args.recipe}
+            for s in args.seeds]
+    key = lambda seed: run_key(inputs, dist, seed, args.recipe)  # noqa: E731
     # members started from scratch first: continued ones are shorter and fill in behind them
-    jobs.sort(key=lambda j: (out / f"{run_key(inputs, dist, j['seed'])}.work" / "checkpoint.pt").exists())
+    jobs.sort(key=lambda j: (out / f"{key(j['seed'])}.work" / "checkpoint.pt").exists())
     rows = []
     with ProcessPoolExecutor(args.workers) as pool:
         for fut in as_completed([pool.submit(one_run, j) for j in jobs]):
@@ -163,13 +168,20 @@ def ship(args: argparse.Namespace, out: Path, cage: dict) -> int:
             rows.append(r)
             print(f"member {r['key']}: Pearson {r['pearson_mean']:.3f}, std ratio {r['std_ratio_mean']:.2f}",
                   file=sys.stderr, flush=True)
-    ckpts = [out / f"{run_key(inputs, dist, s)}.work" / "checkpoint.pt" for s in args.seeds]
+    # with a validation configuration each member's best epoch on it, else its final weights
+    ckpts = [out / f"{key(s)}.work" / ("best.pt" if recipe["val"] else "checkpoint.pt") for s in args.seeds]
+    selection = (f"fixed {args.epochs} epochs, final weights" if not recipe["val"] else
+                 f"up to {args.epochs} epochs, {recipe['lr_schedule']} learning rate, trained on "
+                 f"{min(recipe['train'])}-{max(recipe['train'])}, each member at its best epoch on configuration(s) "
+                 f"{', '.join(map(str, recipe['val']))}")
     t0 = time.perf_counter()
-    export_ensemble(ckpts, args.ship, train_files=[data_file(k) for k in TRAIN_IDS], validation_files=[],
+    export_ensemble(ckpts, args.ship, train_files=[data_file(k) for k in recipe["train"]],
+                    validation_files=[data_file(k).name for k in recipe["val"]],
                     calibrate_spread=True, temperature=T_DATA, training_temperatures=[T_DATA],
                     target_time="t index 7 of the shared BOTAN data (about tau_alpha at T = 0.44)",
-                    selection=f"fixed {args.epochs} epochs, final weights, {len(ckpts)} seeds averaged; inputs and "
-                              "loss chosen by benchmarks/propensity_ablation.py (train 1-8, evaluate 9-10)",
+                    selection=f"{selection}, {len(ckpts)} seeds averaged, output spread calibrated on "
+                              f"{min(recipe['train'])}-{max(recipe['train'])}; inputs and loss chosen by "
+                              "benchmarks/propensity_ablation.py (evaluated on 9-10)",
                     validation={"held_out_files": [data_file(k).name for k in TEST_IDS]})
     res = evaluate_model(load_model(args.ship), [data_file(k) for k in TEST_IDS], progress=False)
     ens = {"pearson_mean": res["pearson_mean"],
@@ -180,7 +192,7 @@ def ship(args: argparse.Namespace, out: Path, cage: dict) -> int:
     print(f"ensemble of {len(rows)}: Pearson {ens['pearson_mean']:.3f}, std ratio {ens['std_ratio_mean']:.2f}; "
           f"members {np.mean(members):.3f} +- {np.std(members, ddof=1) if len(members) > 1 else 0:.3f}")
     print(json.dumps({"artifact": str(args.ship), "inputs": inputs, "distribution_weight": dist,
-                      "epochs": args.epochs, "members": rows, "ensemble": ens}))
+                      "recipe": args.recipe, "epochs": args.epochs, "members": rows, "ensemble": ens}))
     return 0
 
 

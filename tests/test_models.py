@@ -286,3 +286,14 @@ def test_cosine_schedule_and_its_resume(small_liquid, tmp_path):
     assert [h["lr"] for h in hist][3:] == pytest.approx(lrs[3:])
     with pytest.raises(ValueError, match="lr_schedule"):
         Trainer(TrainConfig(epochs=2, hidden=8, n_steps=1, lr_schedule="step"), [s], [], tmp_path / "x")
+
+
+def test_an_early_stopped_run_stays_stopped_on_resume(small_liquid, tmp_path):
+    s, v = _sample(small_liquid, seed=0), _sample(small_liquid, seed=1)
+    cfg = TrainConfig(epochs=30, pretrain_epochs=1, hidden=8, n_steps=1, lr=3e-2, patience=1)
+    tr = Trainer(cfg, [s], [v], tmp_path / "w")
+    n = len(tr.fit(progress=False))
+    assert tr.stopped and n < 30  # patience 1 at a large learning rate: stops early on this seed
+    again = Trainer(cfg, [s], [v], tmp_path / "w")
+    assert again.resume() and again.stopped
+    assert len(again.fit(progress=False)) == n

@@ -117,6 +117,9 @@ class Trainer:
         self.learning_rate(config.pretrain_epochs)  # refuse an unknown schedule before any work
         self.epoch = 0
         self.best_score = -math.inf
+        # epochs since the best validation score, and whether patience ran out: kept in the
+        # checkpoint, so resuming a run that early-stopped does not train it further
+        self.since_best, self.stopped = 0, False
         self.history: list[dict[str, float]] = []
         self.rng = np.random.default_rng(config.seed)
         # torch.distributed: data parallel over samples when launched by torchrun
@@ -205,6 +208,7 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "epoch": self.epoch,
                 "best_score": self.best_score, "history": self.history, "rng": self.rng.bit_generator.state,
+                "since_best": self.since_best, "stopped": self.stopped,
                 "torch_rng": torch.get_rng_state(), "norm": self.normalisation(), "config": asdict(self.cfg)}
 
     def save(self, name: str = "checkpoint.pt") -> Path:
@@ -224,6 +228,7 @@ class Trainer:
         self.model.load_state_dict(st["model"])
         self.opt.load_state_dict(st["opt"])
         self.epoch, self.best_score, self.history = st["epoch"], st["best_score"], st["history"]
+        self.since_best, self.stopped = int(st.get("since_best", 0)), bool(st.get("stopped", False))
         self.rng.bit_generator.state = st["rng"]
         torch.set_rng_state(st["torch_rng"])
         for k, v in st["norm"].items():
@@ -238,8 +243,7 @@ class Trainer:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=cfg.epochs, initial=self.epoch, desc="training", unit="epoch")
-        since_best = 0
-        while self.epoch < cfg.epochs:
+        while self.epoch < cfg.epochs and not self.stopped:
             t0 = time.perf_counter()
             edge_only = self.epoch < cfg.pretrain_epochs
             for group in self.opt.param_groups:
@@ -271,15 +275,16 @@ class Trainer:
             self.history.append(row)
             score = self.score(row)
             if not edge_only and score > self.best_score:
-                self.best_score, since_best = score, 0
+                self.best_score, self.since_best = score, 0
                 self.save("best.pt")
             elif not edge_only:
-                since_best += 1
+                self.since_best += 1
+            self.stopped = not edge_only and self.since_best >= cfg.patience
             self.save()
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{row['loss']:.3f}", val_r=f"{row['val_pearson']:.3f}")
-            if not edge_only and since_best >= cfg.patience:
+            if self.stopped:
                 break
         if bar is not None:
             bar.close()
