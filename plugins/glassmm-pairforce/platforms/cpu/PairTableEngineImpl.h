@@ -365,10 +365,14 @@ private:
         // Domain and wrapped positions.
         Vec3 lo(0, 0, 0), extent = L;
         wrapped.resize(n);
+        const int numThreads = threads.getNumThreads();
         if (periodic) {
-            for (int i = 0; i < n; i++)
-                for (int d = 0; d < 3; d++)
-                    wrapped[i][d] = pos[i][d] - L[d] * std::floor(pos[i][d] / L[d]);
+            threads.execute([&](OpenMM::ThreadPool&, int t) {
+                for (int i = (int) ((long long) n * t / numThreads); i < (int) ((long long) n * (t + 1) / numThreads); i++)
+                    for (int d = 0; d < 3; d++)
+                        wrapped[i][d] = pos[i][d] - L[d] * std::floor(pos[i][d] / L[d]);
+            });
+            threads.waitForThreads();
         }
         else {
             Vec3 hi = pos.empty() ? Vec3() : pos[0];
@@ -440,46 +444,48 @@ private:
         for (int r = 0; r < ncells; r++)
             gridIndex[keys[r].second] = r;  // grid cell -> rank
         // Stored coordinates: each block unwrapped around its first particle.
-        std::vector<int> unwrapCode(nPad, ZERO_SHIFT);
+        unwrapCode.assign(nPad + W, ZERO_SHIFT);
         wxs.assign(nPad + W, FAR_AWAY);
         tsFloat.assign(nPad + W, 0.0f);
         wys.assign(nPad + W, FAR_AWAY);
         wzs.assign(nPad + W, FAR_AWAY);
-        for (int b = 0; b < nBlocks; b++) {
-            int i0 = order[b * W];
-            for (int l = 0; l < W; l++) {
-                int k = b * W + l, i = order[k];
-                if (i < 0) {
-                    xs[k] = ys[k] = zs[k] = FAR_AWAY + k;
-                    xd[k] = yd[k] = zd[k] = FAR_AWAY + k;
-                    ts[k] = 0;
-                    continue;
-                }
-                int m[3] = {0, 0, 0};
-                Vec3 x = wrapped[i];
-                if (periodic)
-                    for (int d = 0; d < 3; d++) {
-                        m[d] = (int) std::round((wrapped[i][d] - wrapped[i0][d]) / L[d]);
-                        x[d] -= m[d] * L[d];
+        threads.execute([&](OpenMM::ThreadPool&, int t) {
+            for (int b = (int) ((long long) nBlocks * t / numThreads); b < (int) ((long long) nBlocks * (t + 1) / numThreads); b++) {
+                int i0 = order[b * W];
+                for (int l = 0; l < W; l++) {
+                    int k = b * W + l, i = order[k];
+                    if (i < 0) {
+                        xs[k] = ys[k] = zs[k] = FAR_AWAY + k;
+                        xd[k] = yd[k] = zd[k] = FAR_AWAY + k;
+                        ts[k] = 0;
+                        continue;
                     }
-                unwrapCode[k] = shiftCode(m[0], m[1], m[2]);
-                tsFloat[k] = (float) table.types[i];
-                wxs[k] = (float) wrapped[i][0];
-                wys[k] = (float) wrapped[i][1];
-                wzs[k] = (float) wrapped[i][2];
-                offset[i] = pos[i] - x;
-                refPos[i] = pos[i];
-                xs[k] = (float) x[0];
-                ys[k] = (float) x[1];
-                zs[k] = (float) x[2];
-                xd[k] = x[0];
-                yd[k] = x[1];
-                zd[k] = x[2];
-                ts[k] = table.types[i];
+                    int m[3] = {0, 0, 0};
+                    Vec3 x = wrapped[i];
+                    if (periodic)
+                        for (int d = 0; d < 3; d++) {
+                            m[d] = (int) std::round((wrapped[i][d] - wrapped[i0][d]) / L[d]);
+                            x[d] -= m[d] * L[d];
+                        }
+                    unwrapCode[k] = shiftCode(m[0], m[1], m[2]);
+                    tsFloat[k] = (float) table.types[i];
+                    wxs[k] = (float) wrapped[i][0];
+                    wys[k] = (float) wrapped[i][1];
+                    wzs[k] = (float) wrapped[i][2];
+                    offset[i] = pos[i] - x;
+                    refPos[i] = pos[i];
+                    xs[k] = (float) x[0];
+                    ys[k] = (float) x[1];
+                    zs[k] = (float) x[2];
+                    xd[k] = x[0];
+                    yd[k] = x[1];
+                    zd[k] = x[2];
+                    ts[k] = table.types[i];
+                }
             }
-        }
+        });
+        threads.waitForThreads();
         // Neighbour search, blocks split evenly over threads; each thread keeps its own storage.
-        int numThreads = threads.getNumThreads();
         store.resize(numThreads);
         blockEntries.assign(nBlocks, nullptr);
         blockCount.assign(nBlocks, 0);
@@ -496,7 +502,7 @@ private:
             std::vector<V> P(6 * S);
             for (int b = b0; b < b1; b++) {
                 starts[b - b0] = (int) out.size();
-                searchBlock(b, L, unwrapCode, out, P.data(), inside[t], listed[t]);
+                searchBlock(b, L, out, P.data(), inside[t], listed[t]);
             }
             starts[b1 - b0] = (int) out.size();
         });
@@ -520,7 +526,7 @@ private:
         stat.lanePairsListed = std::accumulate(listed.begin(), listed.end(), 0.0);
     }
 
-    void searchBlock(int b, const Vec3& L, const std::vector<int>& unwrapCode, std::vector<int>& out, V* P, double& nInside,
+    void searchBlock(int b, const Vec3& L, std::vector<int>& out, V* P, double& nInside,
                      double& nListed) {
         bool periodic = table.periodic;
         int k0 = b * W;
@@ -730,6 +736,7 @@ private:
     std::vector<Vec3> offset, refPos, wrapped;
     std::vector<int> order, ts;
     std::vector<float> tsFloat;
+    std::vector<int> unwrapCode;  // per stored particle: the image its block unwrap applied
     bool collectStats = false;
     std::vector<float> xs, ys, zs, wxs, wys, wzs;  // stored and (sorted) wrapped coordinates, for list builds
     std::vector<double> xd, yd, zd;                // stored coordinates for the pair loop
