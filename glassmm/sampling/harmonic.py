@@ -3,7 +3,7 @@
 The region flow (:mod:`region_flow`) sees the members and their cage vectors, not the walls
 around them, so its jumps land on neighbours (median work tens of kT even when trained on the
 right kernel). Here the condition is the potential itself: at configuration x, with everything
-but the k members frozen, the members' 3k x 3k Kob-Andersen Hessian H and force F define a
+but the k members frozen, the members' 3k x 3k pair-table (Kob-Andersen) Hessian H and force F define a
 quadratic model whose Boltzmann distribution is Gaussian around the Newton point x + H^-1 F.
 The jump is the exact Ornstein-Uhlenbeck step of that model,
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from glassmm.geometry import minimum_image
-from glassmm.systems import KA_CUTOFF_FACTOR
+from glassmm.potentials import KA, PairTable
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -40,9 +40,9 @@ class HarmonicContext:
     log_det: float  # log |det| of the square root basis * diag(std)
 
 
-def ka_region_hessian(x: np.ndarray, types: np.ndarray, box: np.ndarray | None,
-                      members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Force (k, 3) on and Hessian (3k, 3k) of the Kob-Andersen energy in the members' coordinates.
+def region_hessian(x: np.ndarray, types: np.ndarray, box: np.ndarray | None, members: np.ndarray,
+                   table: PairTable = KA) -> tuple[np.ndarray, np.ndarray]:
+    """Force (k, 3) on and Hessian (3k, 3k) of the pair-table energy in the members' coordinates.
 
     Every other particle is held fixed. Reduced units (epsilon_AA / sigma_AA and its square).
     """
@@ -54,17 +54,10 @@ def ka_region_hessian(x: np.ndarray, types: np.ndarray, box: np.ndarray | None,
     if box is not None:
         d = minimum_image(d, box)
     r2 = (d * d).sum(-1)
-    s = types[members][:, None] + types[None, :]
-    eps = 1.0 + 1.25 * s - 0.75 * s * s
-    sig = 1.0 - 0.34 * s + 0.14 * s * s
-    r2[np.arange(k), members] = np.inf  # no self pair
-    inside = r2 < (KA_CUTOFF_FACTOR * sig) ** 2
-    r2 = np.where(inside, r2, 1.0)
+    r2[np.arange(k), members] = np.inf  # no self pair: beyond every cutoff
     r = np.sqrt(r2)
-    sr6 = (sig * sig / r2) ** 3
-    sr12 = sr6 * sr6
-    dphi = np.where(inside, -24.0 * eps * (2.0 * sr12 - sr6) / r, 0.0)  # phi'(r)
-    d2phi = np.where(inside, 4.0 * eps * (156.0 * sr12 - 42.0 * sr6) / r2, 0.0)  # phi''(r)
+    _, dphi, d2phi = table.pair_terms(r, types[members][:, None], types[None, :])  # phi'(r), phi''(r); 0 outside
+    r = np.where(np.isfinite(r), r, 1.0)
     u = d / r[..., None]
     force = -(dphi[..., None] * u).sum(1)  # -dU/dr_i
     # pair block: phi'' u u^T + phi'/r (I - u u^T)
@@ -95,23 +88,27 @@ class HarmonicRegionProposal:
         Memory of the Ornstein-Uhlenbeck step, 0 <= rho < 1 (0: independent harmonic draw).
     stiffness_floor : float (reduced, epsilon / sigma^2)
         Smallest curvature kept: bounds the width (kT / floor)^(1/2) along soft or unstable modes.
+    table : PairTable
+        The pair potential whose Hessian is used (default Kob-Andersen 3D).
     """
 
     bound = None  # a Gaussian: no box-sized support to check
 
-    def __init__(self, k: int, temperature: float, rho: float = 0.0, stiffness_floor: float = 10.0) -> None:
+    def __init__(self, k: int, temperature: float, rho: float = 0.0, stiffness_floor: float = 10.0,
+                 table: PairTable = KA) -> None:
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"rho must be in [0, 1); got {rho}")
         if not temperature > 0 or not stiffness_floor > 0:
             raise ValueError(f"temperature ({temperature}) and stiffness_floor ({stiffness_floor}) must be positive")
         self.k, self.temperature, self.rho, self.stiffness_floor = int(k), float(temperature), float(rho), float(stiffness_floor)
+        self.table = table
 
     def context(self, x: np.ndarray, types: np.ndarray, box: np.ndarray | None, centre: np.ndarray,
                 members: np.ndarray, features: object = None) -> HarmonicContext:
         """The Gaussian of the region at ``x`` (``centre`` and ``features`` are not needed)."""
         if len(members) != self.k:
             raise ValueError(f"this proposal moves k = {self.k} particles; the region has {len(members)}")
-        force, hess = ka_region_hessian(x, types, box, members)
+        force, hess = region_hessian(x, types, box, members, self.table)
         lam, vec = np.linalg.eigh(hess)
         lam = np.maximum(np.abs(lam), self.stiffness_floor)
         newton = vec @ ((vec.T @ force.reshape(-1)) / lam)

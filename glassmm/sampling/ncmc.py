@@ -45,25 +45,28 @@ import torch
 from glassmm import units
 from glassmm.geometry import minimum_image
 from glassmm.sampling.regions import FixedCentre, LatticeCentres, PropensityCentres, Region, RegionSelector
-from glassmm.systems import KA_CUTOFF_FACTOR, KA_MAX_CUTOFF
+from glassmm.potentials import KA, PairTable
+from glassmm.sampling.local_energy import LocalEnergy
 
 LAMBDA = "lambda_soft"
 SEPARATION_MARGIN = 0.5  # reduced length, beyond the cutoff between lattice zones at the start
 SOFT = "soft"
 
-# The KA pair of systems.KA_ENERGY_EXPRESSION with Beutler soft-core for pairs that involve a
-# softened particle: y = alpha (1 - lam) + (r / sig)^6, U = 4 eps lam (1/y^2 - 1/y) shifted at
-# the pair's own cutoff; lam = 1 is the KA potential exactly.
-SOFTCORE_KA_EXPRESSION = (
-    f"step({KA_CUTOFF_FACTOR}*sig - r) * 4*eps*lam*(1/(y*y) - 1/y - (1/(yc*yc) - 1/yc));"
-    "y = ssc + (r/sig)^6;"
-    f"yc = ssc + {KA_CUTOFF_FACTOR**6!r};"
-    "ssc = alpha_sc*(1 - lam);"
-    f"lam = 1 - (1 - {LAMBDA})*max({SOFT}1, {SOFT}2);"
-    "eps = 1 + 1.25*s - 0.75*s*s;"
-    "sig = 1 - 0.34*s + 0.14*s*s;"
-    "s = t1 + t2"
-)
+def softcore_expression(table: PairTable) -> str:
+    """The table's pairs with Beutler soft-core where a softened particle is involved.
+
+    y = alpha (1 - lam) + (r / sig)^6 and U = 4 eps lam (1/y^2 - 1/y), shifted at the pair's
+    own cutoff when the table shifts that pair; lam = 1 - (1 - lambda_soft) max(soft1, soft2),
+    so lambda_soft = 1 is the table's potential exactly.
+    """
+    return (
+        "step(rc - r) * 4*eps*lam*(1/(y*y) - 1/y - shon*(1/(yc*yc) - 1/yc));"
+        "y = ssc + (r/sig)^6;"
+        "yc = ssc + (rc/sig)^6;"
+        "ssc = alpha_sc*(1 - lam);"
+        f"lam = 1 - (1 - {LAMBDA})*max({SOFT}1, {SOFT}2);"
+        + table.custom_nonbonded_definitions()
+    )
 
 
 @dataclass
@@ -98,19 +101,21 @@ class NCMCProtocol:
         return 1.0 - (1.0 - self.lambda_min) * k / max(self.steps, 1)
 
 
-def softened_system(system: openmm.System, alpha: float = 0.5) -> openmm.System:
+def softened_system(system: openmm.System, alpha: float = 0.5, table: PairTable = KA) -> openmm.System:
     """A copy of ``system`` whose members can be softened (``soft`` = 1) by ``lambda_soft`` < 1.
 
-    The Kob-Andersen force (by name) becomes its soft-core twin with the same particles and
-    cutoff; a force that already has a per-particle ``soft`` parameter and a ``lambda_soft``
-    global (a test potential) is kept. Anything else is refused: NCMC needs a way to soften.
+    The pair force glassmm builds (named ``KobAndersen``, the compiled plugin's or the custom
+    fallback) becomes the soft-core twin of ``table`` (:func:`softcore_expression`) with the
+    same particles and cutoff; a force that already has a per-particle ``soft`` parameter and a
+    ``lambda_soft`` global (a test potential) is kept. Anything else is refused: NCMC needs a
+    way to soften.
     """
     copy = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system))
     softenable = False
     for i in range(copy.getNumForces() - 1, -1, -1):
         f = copy.getForce(i)
         if isinstance(f, openmm.CustomNonbondedForce) and f.getName() == "KobAndersen":
-            g = openmm.CustomNonbondedForce(SOFTCORE_KA_EXPRESSION)
+            g = openmm.CustomNonbondedForce(softcore_expression(table))
             g.addPerParticleParameter("t")
             g.addPerParticleParameter(SOFT)
             g.addGlobalParameter(LAMBDA, 1.0)
@@ -187,16 +192,29 @@ class RegionNCMCMove:
     centres : LatticeCentres, PropensityCentres or FixedCentre, optional
         Defaults to a lattice whose spacing keeps zones a cutoff apart (periodic systems).
     protocol : NCMCProtocol, optional
-    cutoff : float (reduced length)
-        Interaction range: active particles of different regions must stay farther apart.
+    table : PairTable
+        The system's pair potential (default Kob-Andersen 3D): the soft-core twin and the local
+        energies are built from it.
+    cutoff : float (reduced length), optional
+        Interaction range, default the table's largest cutoff: active particles of different
+        regions must stay farther apart.
+    energy : {"auto", "local", "context"}
+        How a region's energy change is computed. "local": from the table over the moved
+        particles' pairs (:class:`~glassmm.sampling.local_energy.LocalEnergy`, O(k N) numpy, no
+        call into OpenMM); "context": the simulation's context (O(N), any potential); "auto":
+        local when the context's energy is the table's pair sum (checked at set-up), else context.
     """
 
     kind = "region"
 
     def __init__(self, model: Any, types: np.ndarray, box: np.ndarray | None, selector: RegionSelector | None = None,
                  centres: LatticeCentres | PropensityCentres | FixedCentre | None = None,
-                 protocol: NCMCProtocol | None = None, cutoff: float = KA_MAX_CUTOFF) -> None:
+                 protocol: NCMCProtocol | None = None, table: PairTable = KA, cutoff: float | None = None,
+                 energy: str = "auto") -> None:
+        if energy not in ("auto", "local", "context"):
+            raise ValueError(f"energy must be 'auto', 'local' or 'context'; got {energy!r}")
         self.model = model
+        self.table, self.energy_mode = table, energy
         self.types = np.asarray(types, dtype=np.int64)
         self.box = None if box is None else np.asarray(box, dtype=np.float64)
         self.selector = selector if selector is not None else RegionSelector(model.k, box=self.box)
@@ -204,7 +222,7 @@ class RegionNCMCMove:
             raise ValueError(f"the selector draws k = {self.selector.k} particles; the model moves {model.k}")
         if self.box is not None and model.bound is not None and model.bound >= 0.5 * float(self.box.min()):
             raise ValueError(f"proposal bound {model.bound} must be below half the smallest box edge ({0.5 * self.box.min():.3f})")
-        self.cutoff = float(cutoff)
+        self.cutoff = float(table.max_cutoff if cutoff is None else cutoff)
         if centres is None:
             if self.box is None:
                 centres = FixedCentre()
@@ -216,7 +234,9 @@ class RegionNCMCMove:
         self.centres = centres
         self.protocol = protocol if protocol is not None else NCMCProtocol()
         self.kind = f"region{model.k}-ncmc{self.protocol.steps}"
-        self._work_term = "total"  # tests switch to "jump" (the wrong rule) to show the test can fail
+        self._local: LocalEnergy | None = None
+        self._ready = False
+        self.energy_source = energy
         self._context: openmm.Context | None = None
         self._pending_checkpoint: bytes | None = None
 
@@ -230,9 +250,19 @@ class RegionNCMCMove:
         return 2.0 * self.selector.zone_radius + self.cutoff + SEPARATION_MARGIN
 
     # ------------------------------------------------------------------ the NCMC context
-    def _setup(self, sampler: Any) -> None:
+    def _setup(self, sampler: Any, x0: np.ndarray) -> None:
         sim_context = sampler.context
-        system = softened_system(sim_context.getSystem(), self.protocol.alpha)
+        if self.energy_mode != "context":
+            local = LocalEnergy(self.table, self.types, self.box)
+            ok, why = local.matches(sim_context, x0)
+            if ok:
+                self._local = local
+            elif self.energy_mode == "local":
+                raise ValueError(f"energy='local' needs the system's energy to be the table's pair sum: {why}")
+        self.energy_source = "local" if self._local is not None else "context"
+        if self.protocol.steps == 0:  # plain MH never runs the protocol: no second context
+            return
+        system = softened_system(sim_context.getSystem(), self.protocol.alpha, self.table)
         self._integrator = ncmc_integrator(sampler.temperature, self.protocol, sampler.seed + 7919)
         platform = sim_context.getPlatform()
         props = {}
@@ -271,16 +301,51 @@ class RegionNCMCMove:
             self._context.loadCheckpoint(blob)
 
     # ------------------------------------------------------------------ one attempt
+    def region_work(self, delta_potential: float, delta_kinetic: float, heat: float) -> float:
+        """Total work (reduced energy) on a region's active particles over the protocol.
+
+        Their potential energy change (every interaction with the frozen rest included) plus
+        their kinetic energy change, minus the heat the Langevin O steps gave them: the protocol
+        work of the lambda changes, the jump's energy change and the integrator's shadow work
+        together, which makes the acceptance exact for the discretised propagator.
+        """
+        return delta_potential + delta_kinetic - heat
+
+    def _energy_change(self, sampler: Any, x0: np.ndarray, energy0: float, y: np.ndarray, moved: np.ndarray) -> tuple[float, float]:
+        """(U(y) - U(x0), U(y)) for y = x0 with ``moved`` changed; U(y) is NaN when energy0 is unknown."""
+        if self._local is not None:
+            du = self._local.delta(x0, y, moved)
+            return du, energy0 + du
+        from glassmm.simulation import potential_energy
+
+        sampler.context.setPositions(units.length_to_openmm(y))
+        e = potential_energy(sampler.context)
+        sampler.context_positions = y  # the sampler knows what its context now holds
+        if not math.isfinite(energy0):
+            raise ValueError("energy='context' region moves need the chain's potential energy")
+        return e - energy0, e
+
+    @property
+    def needs_total_energy(self) -> bool:
+        """Whether an attempt needs the chain's total potential energy (local energies do not)."""
+        if not self._ready:  # decided at set-up, on the first attempt
+            return self.energy_mode != "local"
+        return self._local is None
+
     def run_attempt(self, sampler: Any, x0: np.ndarray, energy0: float) -> tuple[list[dict[str, Any]], np.ndarray, float]:
         """Choose regions, run one protocol for all of them, accept each on its own.
 
-        Returns one record per region, and the chain's positions and energy after.
+        ``energy0`` is the chain's potential energy (reduced), NaN when unknown (local energies
+        need only differences). Returns one record per region, and the chain's positions and
+        energy after. The simulation's context is left to the sampler: with local energies an
+        attempt never touches it.
         """
-        from glassmm.simulation import get_positions, potential_energy, set_velocities
+        from glassmm.simulation import get_positions, set_velocities
 
         t_start = time.perf_counter()
-        if self._context is None:
-            self._setup(sampler)
+        if not self._ready:
+            self._setup(sampler, x0)
+            self._ready = True
         ctx, prot, kT = self._context, self.protocol, sampler.temperature
         rng, gen = sampler.rng, sampler.generator
         x0 = np.asarray(x0, dtype=np.float64)
@@ -320,17 +385,8 @@ class RegionNCMCMove:
             log_qf.append(float(lq))
             xm2[r.members] += d
         t_prop1 = time.perf_counter()
-        jump_work = [0.0] * len(regions)
-        if self._work_term == "jump" and len(lambdas):  # the wrong rule (tests only): the jump's energy change alone
-            e_before = potential_energy(ctx)
-            for j, r in enumerate(regions):
-                y = xm.copy()
-                y[r.active] = xm2[r.active]
-                ctx.setPositions(units.length_to_openmm(y))
-                jump_work[j] = potential_energy(ctx) - e_before
         if len(lambdas):
             ctx.setPositions(units.length_to_openmm(xm2))
-        t_md2 = time.perf_counter()
         for lam in np.concatenate([lambdas[::-1][1:], [1.0]]) if len(lambdas) else []:  # restore: propagate, then perturb
             self._integrator.step(1)
             ctx.setParameter(LAMBDA, float(lam))
@@ -338,12 +394,13 @@ class RegionNCMCMove:
             state = ctx.getState(positions=True, velocities=True)
             x_end = units.positions_from_openmm(state.getPositions(asNumpy=True))
             v_end = units.velocities_from_openmm(state.getVelocities(asNumpy=True))
-            heat = np.asarray(self._integrator.getPerDofVariableByName("heat"), dtype=np.float64)
+            heat = units.as_reduced_energy(np.asarray(self._integrator.getPerDofVariableByName("heat"), dtype=np.float64)
+                                           * openmm.unit.kilojoule_per_mole)
         else:  # plain Metropolis-Hastings: no dynamics, no heat
             x_end, v_end, heat = xm2, v0, np.zeros_like(v0)
         t_md3 = time.perf_counter()
 
-        # reverse densities: the flow at x_m + d for -d, the region choice at x_end
+        # reverse densities: the proposal at x_m + d for -d, the region choice at x_end
         log_qr, log_sel_r = [], []
         for r, d in zip(regions, jumps):
             c = self.model.context(xm2, self.types, self.box, r.centre, r.members)
@@ -352,20 +409,18 @@ class RegionNCMCMove:
             log_sel_r.append(self.selector.log_prob(x_end, r, self.centres))
         t_prop2 = time.perf_counter()
 
-        # per-region total work, energies in the simulation's own context (the true potential)
-        sctx = sampler.context
+        # per-region total work; energies of the true potential (local pairs, or the simulation's context)
         separated = _zones_separated(regions, [x0, xm, xm2, x_end], self.box, self.cutoff)
         works, d_u, e_region = [], [], []
         for j, r in enumerate(regions):
             y = x0.copy()
             y[r.active] = x_end[r.active]
-            sctx.setPositions(units.length_to_openmm(y))
-            e_region.append(potential_energy(sctx))  # U of x0 with only this region moved on
-            du = e_region[-1] - energy0
+            du, e_new = self._energy_change(sampler, x0, energy0, y, r.active)
             dk = 0.5 * float((m[r.active, None] * (v_end[r.active] ** 2 - v0[r.active] ** 2)).sum())
-            works.append(du + dk - float(heat[r.active].sum()) if self._work_term == "total" else jump_work[j])
+            works.append(self.region_work(du, dk, float(heat[r.active].sum())))
             d_u.append(du)
-        x_new = x0.copy()
+            e_region.append(e_new)
+        x_new = x0
         records = []
         for j, r in enumerate(regions):
             log_alpha = -works[j] / kT + log_qr[j] - log_qf[j] + log_sel_r[j] - r.log_prob
@@ -373,25 +428,21 @@ class RegionNCMCMove:
                 log_alpha = -math.inf
             ok = log_alpha > -math.inf and math.log(rng.uniform()) < log_alpha  # no draw for -inf or NaN
             if ok:
+                if x_new is x0:
+                    x_new = x0.copy()
                 x_new[r.active] = x_end[r.active]
             records.append({
                 "kind": self.kind, "n_moved": int(len(r.members)), "n_active": int(len(r.active)),
                 "protocol_steps": prot.steps, "work_kT": works[j] / kT, "delta_energy_kT": d_u[j] / kT,
                 "log_q_forward": log_qf[j], "log_q_reverse": log_qr[j],
                 "log_region_forward": r.log_prob, "log_region_reverse": log_sel_r[j],
-                "log_alpha": log_alpha, "accepted_mh": ok, "check": None if separated[j] else "zones interacted",
+                "log_alpha": log_alpha, "check": None if separated[j] else "zones interacted",
                 "accepted": ok, "max_displacement": float(np.sqrt((jumps[j] ** 2).sum(1)).max()),
                 "rms_displacement": float(np.sqrt((jumps[j] ** 2).sum(1).mean())),
-                "energy_old": energy0,
+                "energy_old": energy0, "energy_new": e_region[j], "energy_source": self.energy_source,
             })
-        sctx.setPositions(units.length_to_openmm(x_new))
-        accepted = [j for j, rec in enumerate(records) if rec["accepted"]]
-        if not accepted:
-            energy = energy0
-        elif len(accepted) == 1:  # x_new is exactly that region's configuration, evaluated above
-            energy = e_region[accepted[0]]
-        else:
-            energy = potential_energy(sctx)
+        # separated regions do not interact, so the energy changes of the accepted ones add up
+        energy = energy0 + sum(d_u[j] for j, rec in enumerate(records) if rec["accepted"])
         if prot.steps:
             # the protocol drew the active zone's velocities afresh and its work counted them: a
             # Gibbs step, so the chain's velocities are redrawn either way
@@ -399,11 +450,9 @@ class RegionNCMCMove:
         # plain MH moves positions only and pi(x, v) = pi(x) phi(v): the chain keeps its velocities,
         # so the MD between attempts stays MD (redrawing them every cycle acts as extra friction)
         t_end = time.perf_counter()
-        for rec, e in zip(records, e_region):
-            rec["energy_new"] = e
         sampler.timers["proposal_s"] += (t_sel - t_start) + (t_prop1 - t_md1) + (t_prop2 - t_md3)
-        sampler.timers["ncmc_md_s"] = sampler.timers.get("ncmc_md_s", 0.0) + (t_md1 - t_sel) + (t_md3 - t_md2)
-        sampler.timers["energy_s"] += (t_md2 - t_prop1) + (t_end - t_prop2)
+        sampler.timers["ncmc_md_s"] = sampler.timers.get("ncmc_md_s", 0.0) + (t_md1 - t_sel) + (t_md3 - t_prop1)
+        sampler.timers["energy_s"] += t_end - t_prop2
         share = (t_end - t_start) / max(len(records), 1)
         for rec in records:
             rec["wall_s"] = share
