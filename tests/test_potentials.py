@@ -130,3 +130,27 @@ def test_systems_aliases_read_the_table():
     r = np.array([0.9, 1.3, 2.1])
     assert np.array_equal(systems.ka_pair_energy(r, 0, 1), KA.energy(r, 0, 1))
     assert np.array_equal(systems.ka_pair_force(r, 1, 1), KA.force(r, 1, 1))
+
+
+@pytest.mark.parametrize("pair", [(0, 0), (0, 1), (1, 1), (0, 2), (2, 1)])
+def test_custom_nonbonded_definitions_pick_each_pairs_row(pair):
+    """What other expressions (the NCMC soft-core twin) build on: eps, sig, rc, sh, shon of the pair."""
+    t3 = PairTable(name="T3", species=("A", "B", "C"),
+                   epsilon=[[1.0, 1.5, 0.7], [1.5, 0.5, 0.9], [0.7, 0.9, 1.2]],
+                   sigma=[[1.0, 0.8, 0.9], [0.8, 0.88, 0.85], [0.9, 0.85, 0.95]],
+                   cutoff=[[2.5, 2.0, 2.3], [2.0, 2.2, 1.9], [2.3, 1.9, 2.4]],
+                   shifted=[[True, True, False], [True, True, True], [False, True, True]],
+                   fractions=(0.6, 0.2, 0.2))
+    table = KA if max(pair) < 2 else t3
+    probes = {"eps": 0, "sig": 1, "rc": 2, "sh": 3, "shon": 4}
+    pos = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 1.0]])
+    for name, col in probes.items():
+        force = openmm.CustomNonbondedForce(f"{name};" + table.custom_nonbonded_definitions())
+        force.addPerParticleParameter("t")
+        force.setNonbondedMethod(openmm.CustomNonbondedForce.CutoffPeriodic)
+        force.setCutoffDistance(3.0)
+        for t in pair:
+            force.addParticle([float(t)])
+        got, _ = _reference_energy_forces(force, pos, np.full(3, 8.0))
+        want = [*table.row(*pair), float(table.shifted[pair])][col]
+        assert got == want, name
