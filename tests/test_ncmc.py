@@ -108,9 +108,9 @@ def test_softened_ka_is_the_ka_potential_at_lambda_one_and_softer_below():
 # ----------------------------------------------------------------------------- invariance
 def _soft_double_well(n=2, height=1.0, platform="Reference"):
     """The sampler tests' double well with a softenable well; seeded, so MD segments repeat exactly."""
-    from tests.test_sampling import _double_well
+    from tests.double_well import double_well
 
-    return _double_well(n, height, soft=True, platform=platform, seed=1)
+    return double_well(n, height, soft=True, platform=platform, seed=1)
 
 
 def _skewed_flow(seed=0):
@@ -124,44 +124,83 @@ def _skewed_flow(seed=0):
     return m
 
 
-def _run_ncmc_double_well(work_term: str, steps: int, attempts: int, seed: int = 0, height: float = 1.0, n: int = 2):
-    sim = _soft_double_well(n=n, height=height)
+class _HeatSignFlipped(RegionNCMCMove):
+    """The wrong rule a test must catch: the heat the thermostat exchanged counted with the wrong
+    sign (the classic slip in NCMC work accounting). Rules whose error does not depend on x
+    (forgetting the heat or the kinetic energy change: random terms of order kT) move the x
+    histogram by less than 4 standard errors here and are not what this test can see."""
+
+    def region_work(self, delta_potential, delta_kinetic, heat):
+        return delta_potential + delta_kinetic + heat
+
+
+class _SymmetricShortcut:
+    """A region proposal wrapper whose reverse density is the forward one: the Hastings ratio dropped."""
+
+    def __init__(self, model):
+        self.model, self.k, self.bound = model, model.k, model.bound
+        self._lq = None
+
+    def context(self, *args, **kw):
+        return self.model.context(*args, **kw)
+
+    def sample(self, context, generator):
+        d, self._lq = self.model.sample(context, generator)
+        return d, self._lq
+
+    def log_prob(self, d, context):
+        return self._lq
+
+
+def _ncmc_double_well_chains(wrong: bool, steps: int, chains: int, attempts: int, seed: int = 0, n: int = 2):
+    """x after every attempt of ``chains`` independent chains moved only by region moves (no MD),
+    each started from an exact equilibrium draw; and the acceptance rate. ``wrong``: the
+    protocol work forgotten (NCMC) or the Hastings ratio dropped (plain MH)."""
+    from tests.double_well import set_exact_state
+
+    sim = _soft_double_well(n=n)
     sel = RegionSelector(1, width=1.5, shell_radius=6.0, ramp=1.0, box=None)
-    move = RegionNCMCMove(_skewed_flow(seed), np.zeros(n, dtype=int), None, selector=sel, centres=FixedCentre(),
-                          protocol=NCMCProtocol(steps=steps, lambda_min=0.0))
-    move._work_term = work_term
-    s = GenerativeSampler(sim, move, 1.0, md_steps=0, proposals_per_cycle=1, check=JumpCheck(steps=0), seed=seed, progress=False)
-    x = sim.context.getState(positions=True).getPositions(asNumpy=True)._value
-    energy = sim.context.getState(energy=True).getPotentialEnergy()._value
-    xs = []
-    for _ in range(attempts):
-        _, x, energy = s.step_moves(x, energy)
-        xs.append(np.asarray(x)[:, 0].copy())
-    return np.array(xs), s
+    flow = _skewed_flow()
+    if wrong and not steps:
+        flow = _SymmetricShortcut(flow)
+    cls = _HeatSignFlipped if wrong and steps else RegionNCMCMove
+    # friction 10 / tau: over the 2 x 10 steps the thermostat exchanges heat of order kT, so a
+    # rule that gets it wrong is wrong by that much
+    move = cls(flow, np.zeros(n, dtype=int), None, selector=sel, centres=FixedCentre(),
+               protocol=NCMCProtocol(steps=steps, lambda_min=0.0, friction=10.0))
+    rng = np.random.default_rng(seed)
+    xs, accepted = np.empty((chains, attempts, n)), []
+    for c in range(chains):
+        set_exact_state(sim, n, 1.0, rng)
+        s = GenerativeSampler(sim, move, 1.0, md_steps=0, proposals_per_cycle=1, check=JumpCheck(steps=0),
+                              seed=1000 * seed + c, progress=False)
+        x = sim.context.getState(positions=True).getPositions(asNumpy=True)._value
+        energy = sim.context.getState(energy=True).getPotentialEnergy()._value
+        for t in range(attempts):
+            recs, x, energy = s.step_moves(x, energy)
+            accepted += [r["accepted"] for r in recs]
+            xs[c, t] = np.asarray(x)[:, 0]
+    return xs, float(np.mean(accepted))
 
 
-# 800 MH attempts were too few: the tail bin (p = 0.026) went nearly unvisited in some seeds with
-# the old and the new code alike, and an empty bin's batch-means sigma collapses to its floor
-# (z = -26); at 4000 MH attempts seeds 0-3 gave max |z| 1.9-3.8. The NCMC case keeps its 800
-# (seed 0 passes; at 2000 attempts seeds 1-3 gave max |z| <= 2.3, seed 0 -5.8 in the same bin)
-@pytest.mark.parametrize("steps,attempts,limit", [(0, 4000, 5.0), (10, 800, 5.0), pytest.param(10, 3000, 4.5, marks=pytest.mark.slow)])
-def test_ncmc_region_moves_keep_the_double_well_distribution_and_the_jump_energy_rule_does_not(steps, attempts, limit):
-    """The chain moves only by region NCMC moves (md_steps = 0); its x histogram must match the
-    exact marginal. Accepting on the jump's own energy change at the softened midpoint (what one
-    gets by forgetting the protocol work) must fail the same test."""
-    from tests.test_sampling import _bin_z_scores
+@pytest.mark.parametrize("steps,chains,attempts,against_wrong_rule", [
+    (0, 30, 30, True), (10, 30, 20, False), pytest.param(10, 100, 40, True, marks=pytest.mark.slow)])
+def test_ncmc_region_moves_keep_the_double_well_distribution_and_wrong_rules_do_not(steps, chains, attempts, against_wrong_rule):
+    """Chains moved only by region moves (md_steps = 0), started in equilibrium, keep the exact x
+    marginal (errors from the scatter between independent chains: limit 5, a false alarm of
+    about 1e-4 over 8 bins). The same test must fail (> 6) on a wrong rule: plain MH without
+    the Hastings ratio (11-13 measured at 30 x 30), NCMC with the heat's sign flipped (5.2-10.2
+    at 50 chains x 30 attempts over four seeds, so the NCMC control runs at 100 x 40, slow)."""
+    from tests.double_well import chain_bin_z
 
-    edges = np.array([-2.5, -1.4, -1.0, -0.6, 0.0, 0.6, 1.0, 1.4, 2.5])
-    xs, s = _run_ncmc_double_well("total", steps, attempts)
-    rate = s.acceptance_rate()
+    xs, rate = _ncmc_double_well_chains(False, steps, chains, attempts)
     assert 0.05 < rate < 0.95, rate
-    z = _bin_z_scores(xs, edges)
-    assert np.abs(z).max() < limit, z
-    if steps:
-        # one particle, so every sample is a jumped one (with two, the MD-moved shell particle
-        # dilutes the bias)
-        xs_bad, s_bad = _run_ncmc_double_well("jump", steps, attempts, n=1)
-        z_bad = _bin_z_scores(xs_bad, edges)
+    z = chain_bin_z(xs)
+    assert np.abs(z).max() < 5.0, z
+    if against_wrong_rule:
+        # one particle for the wrong rules: with two, the frozen-then-moved shell particle dilutes the bias
+        xs_bad, _ = _ncmc_double_well_chains(True, steps, chains, attempts, n=1)
+        z_bad = chain_bin_z(xs_bad)
         assert np.abs(z_bad).max() > 6.0, z_bad
 
 
@@ -221,26 +260,29 @@ def test_frozen_surroundings_chain_moves_only_members_and_samples_the_conditiona
     """Each block moves only its member (the other particle is frozen, to the bit) and the chain
     samples the exact double-well marginal: what a proposal fitted to its pairs is fitted to."""
     from glassmm.sampling.training import frozen_surroundings_chain
-    from tests.test_sampling import _bin_z_scores, _double_well
+    from tests.double_well import chain_bin_z, double_well, set_exact_state
 
-    n = 2
-    sim = _double_well(n, 1.0, seed=3)
+    n, chains, blocks = 2, 30, 100
+    sim = double_well(n, 1.0, seed=3)
     sel = RegionSelector(1, width=1.5, shell_radius=6.0, ramp=1.0, box=None)
-    blocks = 4000
-    out = frozen_surroundings_chain(sim, np.zeros(n, dtype=int), None, sel, FixedCentre(), 1.0, blocks, 25,
-                                    seed=2, frame_every=1, progress=False)
-    fr, d = out["frames"], out["displacements"].numpy()
-    assert out["blocks"] == blocks and fr.shape == (blocks + 1, n, 3) and d.shape == (blocks, 1, 3)
-    moved = np.abs(np.diff(fr, axis=0)).max(-1) > 0  # (blocks, particles)
-    assert (moved.sum(1) == 1).all()  # exactly the member, every block
-    step = np.diff(fr, axis=0)[moved]
-    assert np.allclose(step, d[:, 0])
-    z = _bin_z_scores(fr[1:, :, 0], np.array([-2.5, -1.4, -1.0, -0.6, 0.0, 0.6, 1.0, 1.4, 2.5]))
+    rng = np.random.default_rng(0)
+    xs, r2 = np.empty((chains, blocks, n)), np.empty((chains, blocks))
+    for c in range(chains):  # independent chains from exact equilibrium draws
+        set_exact_state(sim, n, 1.0, rng)
+        out = frozen_surroundings_chain(sim, np.zeros(n, dtype=int), None, sel, FixedCentre(), 1.0, blocks, 25,
+                                        seed=c, frame_every=1, progress=False)
+        fr, d = out["frames"], out["displacements"].numpy()
+        assert out["blocks"] == blocks and fr.shape == (blocks + 1, n, 3) and d.shape == (blocks, 1, 3)
+        moved = np.abs(np.diff(fr, axis=0)).max(-1) > 0  # (blocks, particles)
+        assert (moved.sum(1) == 1).all()  # exactly the member, every block
+        assert np.allclose(np.diff(fr, axis=0)[moved], d[:, 0])
+        xs[c] = fr[1:, :, 0]
+        r2[c] = (fr[1:, :, 1:] ** 2).sum(-1).mean(1)
+    z = chain_bin_z(xs)
     assert np.abs(z).max() < 5.0, z
-    # the harmonic directions: <y^2 + z^2> = 2 kT, error by batch means
-    r2 = (fr[1:, :, 1:] ** 2).sum(-1).mean(1)
-    batches = r2.reshape(10, -1).mean(1)
-    assert abs(r2.mean() - 2.0) < 5 * batches.std(ddof=1) / math.sqrt(10), (r2.mean(), batches)
+    # the harmonic directions: <y^2 + z^2> = 2 kT, error from the scatter between chains
+    per_chain = r2.mean(1)
+    assert abs(per_chain.mean() - 2.0) < 5 * per_chain.std(ddof=1) / math.sqrt(chains), per_chain.mean()
     with pytest.raises(ValueError, match="block_steps"):
         frozen_surroundings_chain(sim, np.zeros(n, dtype=int), None, sel, FixedCentre(), 1.0, 10, 0)
 
@@ -260,12 +302,12 @@ def _ka_with_compact_region(seed, platform, steps, centre, k):
 
 def test_harmonic_region_model_force_and_hessian_match_openmm_and_finite_differences():
     """The members' force equals OpenMM's; the Hessian equals central differences of OpenMM's forces."""
-    from glassmm.sampling.harmonic import ka_region_hessian
+    from glassmm.sampling.harmonic import region_hessian
     from glassmm.simulation import get_forces
 
     # particle 3 and its nearest neighbours as members, so member-member blocks are exercised
     ka, sim, x, members = _ka_with_compact_region(1, "Reference", 300, centre=3, k=4)
-    force, hess = ka_region_hessian(x, ka.types, ka.box, members)
+    force, hess = region_hessian(x, ka.types, ka.box, members)
     assert np.allclose(force, get_forces(sim.context)[members], rtol=1e-6, atol=1e-6)
     h = 1e-5
     fd = np.zeros_like(hess)
@@ -299,9 +341,9 @@ def test_harmonic_region_proposal_density_is_exact_and_its_moves_are_accepted():
     # the Hessian here, (1 - rho^2) kT H_reg^-1 and (1 - rho) H_reg^-1 F, curvatures floored at 10
     from scipy.stats import multivariate_normal
 
-    from glassmm.sampling.harmonic import ka_region_hessian
+    from glassmm.sampling.harmonic import region_hessian
 
-    force, hess = ka_region_hessian(x, ka.types, ka.box, members)
+    force, hess = region_hessian(x, ka.types, ka.box, members)
     lam, vec = np.linalg.eigh(hess)
     h_inv = vec @ np.diag(1.0 / np.maximum(np.abs(lam), 10.0)) @ vec.T
     ref = multivariate_normal(mean=0.2 * h_inv @ force.reshape(-1), cov=(1 - 0.64) * 0.8 * h_inv)

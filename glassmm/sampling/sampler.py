@@ -6,19 +6,27 @@ then ``proposals_per_cycle`` jumps. A jump x -> x' is accepted with probability
     min(1, exp(-(U(x') - U(x)) / kT) * q(x | x') / q(x' | x))
 
 with U from the OpenMM context and the full proposal densities (region choice included); no
-symmetric-proposal shortcut. On acceptance velocities are redrawn from Maxwell-Boltzmann (a
-Gibbs step, which keeps the canonical distribution) and ``check.steps`` of MD confirm that the
-new state is sound (finite, no overlap, kinetic temperature back within a few sigma); a failed
-check restores the previous positions and velocities and is recorded. A check cannot fail on a
-typical Boltzmann state, so it guards against numerical accidents without biasing the chain;
-the summary counts failures so that this can be seen.
+symmetric-proposal shortcut. A jump moves positions only and pi(x, v) = pi(x) phi(v), so the
+chain keeps its velocities either way.
+
+The :class:`JumpCheck` never changes the chain. It inspects an accepted state (finite, no
+pair closer than ``min_distance``) and, when ``steps`` > 0, runs that much MD after *every*
+attempt, accepted or not, and checks the kinetic temperature; failures are recorded and
+counted, a non-finite state stops the run with :class:`~glassmm.simulation.SimulationBlewUp`.
+A check that ran MD or reverted only after acceptance would apply a pi-invariant kernel on the
+acceptance event alone, which leaves pi*A invariant instead of pi: on an asymmetric double
+well (barrier 1 kT, tilt 0.5 kT, mirror jumps, 50 check steps) the upper well held 0.23 of
+the chain instead of 0.30.
 
 ``mode="explore"`` accepts any jump with (U' - U) / kT below ``energy_window``, ignoring the
 proposal densities: it is biased, and every record and summary it writes says so.
 
-Every attempt is appended to ``attempts.jsonl`` (flushed per line); ``checkpoint.npz`` holds
-the OpenMM context checkpoint (integrator random state included), the random generators and
-the counters, written atomically, so ``run(resume=True)`` continues exactly.
+Every attempt is appended to ``attempts.jsonl`` (flushed per line); the chain's configuration
+goes to ``trajectory.h5`` every ``frame_every`` cycles (a :class:`glassmm.trajectory.TrajectoryWriter`
+file: unwrapped positions with their types and box, readable while it grows, every finished
+frame kept by a kill); ``checkpoint.npz`` holds the OpenMM context checkpoint (integrator
+random state included), the random generators and the counters, written atomically, so
+``run(resume=True)`` continues exactly, the trajectory cut back to the checkpoint's cycle.
 """
 
 from __future__ import annotations
@@ -39,29 +47,34 @@ import torch
 from glassmm import geometry, units
 from glassmm.io import atomic_write
 from glassmm.sampling.proposals import Jump
-from glassmm.simulation import get_positions, get_velocities, potential_energy, set_velocities
+from glassmm.simulation import get_positions, potential_energy, set_velocities
 
 SCHEMA = "glassmm.sampler/1"
 
 
 @dataclass
 class JumpCheck:
-    """Post-acceptance MD check.
+    """Diagnostics of the chain's soundness; they never accept, reject or revert anything.
 
     Parameters
     ----------
     steps : int
-        MD steps run from the accepted state (0 disables the check).
+        MD steps run after every attempt, accepted or not (0: none). Running them after
+        accepted jumps only would bias the chain.
     min_distance : float (reduced length)
-        Any pair closer than this after the check is an overlap.
+        An accepted state with a pair closer than this is recorded as an overlap (0: no check).
     temperature_sigmas : float
-        The kinetic temperature must be within this many canonical standard deviations
-        (T sqrt(2 / dof)) of the target.
+        After the check's MD the kinetic temperature should be within this many canonical
+        standard deviations (T sqrt(2 / dof)) of the target; a miss is recorded.
     """
 
-    steps: int = 50
+    steps: int = 0
     min_distance: float = 0.6
     temperature_sigmas: float = 6.0
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.min_distance < 0 or self.temperature_sigmas < 0:
+            raise ValueError(f"JumpCheck fields must be non-negative; got {self}")
 
 
 def _plane_constrained(integrator: Any) -> bool:
@@ -101,6 +114,8 @@ class GenerativeSampler:
         Acceptance threshold on (U' - U) / kT in "explore" mode.
     checkpoint_every : int
         Cycles between checkpoints (a final one is always written).
+    frame_every : int
+        Cycles between frames of ``trajectory.h5`` (0: none); written only with ``output``.
     """
 
     def __init__(
@@ -117,6 +132,7 @@ class GenerativeSampler:
         energy_window: float = 0.0,
         checkpoint_every: int = 10,
         progress: bool = True,
+        frame_every: int = 1,
     ) -> None:
         if mode not in ("exact", "explore"):
             raise ValueError(f"mode must be 'exact' or 'explore'; got {mode!r}")
@@ -153,6 +169,9 @@ class GenerativeSampler:
             warnings.warn("GenerativeSampler mode='explore' filters jumps by energy only: its samples are biased", stacklevel=2)
         self.output = Path(output) if output is not None else None
         self.checkpoint_every = max(1, int(checkpoint_every))
+        if frame_every < 0:
+            raise ValueError(f"frame_every must be >= 0; got {frame_every}")
+        self.frame_every = int(frame_every)
         self.progress = progress
         self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
@@ -170,34 +189,58 @@ class GenerativeSampler:
             if system.usesPeriodicBoundaryConditions() else None
         )
         self.cycle = 0
+        #: the positions array the context holds (None: unknown); moves that evaluate energies
+        #: elsewhere leave the context alone, and the sampler sets it once per cycle
+        self.context_positions: np.ndarray | None = None
         self.last_jump: Jump | None = None
         self.records: list[dict[str, Any]] = []
+        self.n_accepted = 0
         self.timers = {"md_s": 0.0, "proposal_s": 0.0, "energy_s": 0.0, "check_s": 0.0, "ncmc_md_s": 0.0}
 
     # ------------------------------------------------------------------ one attempt
+    def sync_context(self, positions: np.ndarray) -> None:
+        """Put the chain's ``positions`` into the simulation's context unless it holds them already."""
+        if self.context_positions is not positions:
+            self.context.setPositions(units.length_to_openmm(positions))
+            self.context_positions = positions
+
+    def _needs_total_energy(self) -> bool:
+        return any(getattr(m, "needs_total_energy", True) for m in self.moves)
+
     def _refresh_velocities(self) -> None:
         v = self.rng.normal(size=(len(self.masses), 3)) * np.sqrt(self.temperature / self.masses)[:, None]
         set_velocities(self.context, v)
 
-    def _check_state(self) -> tuple[str, np.ndarray, float]:
-        """Run the post-acceptance MD check.
+    def _check_accepted(self, positions: np.ndarray) -> str:
+        """Why an accepted state looks unsound ('' when it looks fine); raises when it is non-finite."""
+        from glassmm.simulation import SimulationBlewUp
 
-        Returns the reason it failed ('' when sound) and the positions and potential energy
-        (reduced) after it, read in the one getState the check needs anyway.
+        if not np.isfinite(positions).all():
+            raise SimulationBlewUp("an accepted jump produced non-finite positions")
+        c = self.check
+        if c.min_distance > 0 and _min_distance(positions, self.box) < c.min_distance:
+            return "overlap"
+        return ""
+
+    def _check_md(self) -> tuple[str, np.ndarray, float]:
+        """Run the check's MD (after every attempt); returns what it found and the state after it.
+
+        Returns the reason the kinetic temperature looks wrong ('' when fine), and the positions
+        and potential energy (reduced) after the MD, read in the one getState it needs anyway.
         """
+        from glassmm.simulation import SimulationBlewUp
+
         c = self.check
         self.simulation.step(c.steps)
         state = self.context.getState(positions=True, energy=True)
         x = units.positions_from_openmm(state.getPositions(asNumpy=True))
         ke = float(units.as_reduced_energy(state.getKineticEnergy()))
         pe = float(units.as_reduced_energy(state.getPotentialEnergy()))
-        if not np.isfinite(x).all() or not math.isfinite(ke):
-            return "non-finite state", x, pe
+        if not np.isfinite(x).all() or not math.isfinite(ke) or not math.isfinite(pe):
+            raise SimulationBlewUp(f"the chain's state became non-finite during the {c.steps} check MD steps")
         t_kin = 2.0 * ke / self.dof
         if abs(t_kin - self.temperature) > c.temperature_sigmas * self.temperature * math.sqrt(2.0 / self.dof):
-            return f"kinetic temperature {t_kin:.4g} did not recover to {self.temperature:.4g}", x, pe
-        if c.min_distance > 0 and _min_distance(x, self.box) < c.min_distance:
-            return "overlap", x, pe
+            return f"kinetic temperature {t_kin:.4g} far from {self.temperature:.4g}", x, pe
         return "", x, pe
 
     def step_moves(self, positions: np.ndarray, energy: float) -> tuple[list[dict[str, Any]], np.ndarray, float]:
@@ -208,11 +251,20 @@ class GenerativeSampler:
         else:
             rec, positions, energy = self.attempt(positions, energy, move)
             recs = [rec]
+        if self.check.steps > 0:  # after every attempt: an MD kernel applied whatever the outcome
+            tc = time.perf_counter()
+            self.sync_context(positions)
+            reason, positions, energy = self._check_md()
+            self.context_positions = positions
+            for r in recs:
+                r["check_md"] = reason or "ok"
+            self.timers["check_s"] += time.perf_counter() - tc
         for r in recs:
             r["attempt"] = len(self.records)
             r["cycle"] = self.cycle
             r.setdefault("biased", self.biased)
             self.records.append(r)
+            self.n_accepted += bool(r["accepted"])
         return recs, positions, energy
 
     def attempt(self, positions: np.ndarray, energy: float, move: Any = None) -> tuple[dict[str, Any], np.ndarray, float]:
@@ -232,6 +284,7 @@ class GenerativeSampler:
         self.last_jump = jump
         t1 = time.perf_counter()
         self.context.setPositions(units.length_to_openmm(jump.new_positions))
+        self.context_positions = jump.new_positions  # a rejection restores it lazily (sync_context)
         new_energy = potential_energy(self.context)
         t2 = time.perf_counter()
         d_u = (new_energy - energy) / self.temperature if math.isfinite(new_energy) else math.inf
@@ -244,24 +297,9 @@ class GenerativeSampler:
         t3 = time.perf_counter()
         accepted = bool(math.log(self.rng.uniform()) < log_alpha) if not math.isnan(log_alpha) else False
         check = None
-        velocities = None
-        after = (jump.new_positions, new_energy)
         if accepted:
-            if self.check.steps > 0:
-                velocities = get_velocities(self.context)
-            self._refresh_velocities()
-            if self.check.steps > 0:
-                tc = time.perf_counter()
-                reason, *after = self._check_state()  # the check's MD moves the state on
-                check = reason or "ok"
-                self.timers["check_s"] += time.perf_counter() - tc
-        final = accepted and check in (None, "ok")
-        if final:
-            positions, energy = after
-        else:
-            self.context.setPositions(units.length_to_openmm(positions))
-            if velocities is not None:
-                set_velocities(self.context, velocities)
+            positions, energy = jump.new_positions, new_energy
+            check = self._check_accepted(positions) or "ok"
         self.timers["proposal_s"] += (t1 - t0) + (t3 - t2)
         self.timers["energy_s"] += t2 - t1
         record = {
@@ -277,9 +315,8 @@ class GenerativeSampler:
             "log_region_forward": jump.log_region_forward,
             "log_region_reverse": jump.log_region_reverse,
             "log_alpha": log_alpha,
-            "accepted_mh": accepted,
             "check": check,
-            "accepted": final,
+            "accepted": accepted,
             "max_displacement": float(np.sqrt((jump.displacement**2).sum(1)).max()) if len(jump.moved) else 0.0,
             "wall_s": time.perf_counter() - t0,
             "biased": self.biased,
@@ -297,11 +334,13 @@ class GenerativeSampler:
         """
         if resume:
             self.load_checkpoint()
-        log = None
+        log = traj = None
         if self.output is not None:
             self.output.mkdir(parents=True, exist_ok=True)
             self._truncate_log()
             log = open(self.output / "attempts.jsonl", "a")
+            if self.frame_every:
+                traj = self._open_trajectory(resume)
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_cycles, initial=self.cycle, desc="sampler cycles", disable=not self.progress, unit="cycle")
@@ -312,14 +351,20 @@ class GenerativeSampler:
                     self.simulation.step(self.md_steps)
                 self.timers["md_s"] += time.perf_counter() - t0
                 if self.proposals_per_cycle:
-                    x, energy = get_positions(self.context), potential_energy(self.context)
+                    x = get_positions(self.context)
+                    self.context_positions = x
+                    # getState(energy=True) costs more than an MD step: only when a move needs it
+                    energy = potential_energy(self.context) if self._needs_total_energy() else math.nan
                     for _ in range(self.proposals_per_cycle):
                         recs, x, energy = self.step_moves(x, energy)
                         if log is not None:
                             for rec in recs:
                                 log.write(json.dumps(rec) + "\n")
                             log.flush()
+                    self.sync_context(x)
                 self.cycle += 1
+                if traj is not None and self.cycle % self.frame_every == 0:
+                    self._write_frame(traj, x if self.proposals_per_cycle else get_positions(self.context))
                 bar.update(1)
                 bar.set_postfix(acc=f"{self.acceptance_rate():.3f}")
                 stop = bool(callback(self)) if callback is not None else False
@@ -331,6 +376,8 @@ class GenerativeSampler:
             bar.close()
             if log is not None:
                 log.close()
+            if traj is not None:
+                traj.close()
         summary = self.summary()
         if self.output is not None:
             with atomic_write(self.output / "summary.json", "w") as fh:
@@ -341,6 +388,25 @@ class GenerativeSampler:
                 pass
         return summary
 
+    def _open_trajectory(self, resume: bool) -> Any:
+        """``trajectory.h5`` cut back to the checkpoint's cycle when resuming, else started afresh."""
+        from glassmm.trajectory import TrajectoryWriter
+
+        path = self.output / "trajectory.h5"
+        if not resume and path.exists():
+            path.unlink()  # a fresh run replaces the old chain, as attempts.jsonl is replaced
+        box = self.box if self.box is not None else np.zeros(3)
+        meta = {"sampler": SCHEMA, "temperature": self.temperature, "md_steps_per_cycle": self.md_steps,
+                "proposals_per_cycle": self.proposals_per_cycle, "mode": self.mode, "frame_every_cycles": self.frame_every,
+                "step": "sampler cycle", "time": "MD time of the cycles' segments (tau); jumps take none"}
+        return TrajectoryWriter(path, self.moves[0].types, box, append=resume, restart_step=self.cycle + 1,
+                                series={"attempts": "1", "accepted": "1"}, metadata=meta)
+
+    def _write_frame(self, traj: Any, positions: np.ndarray) -> None:
+        dt = units.as_reduced_time(self.simulation.integrator.getStepSize())
+        traj.append(positions, time=self.cycle * self.md_steps * dt, step=self.cycle,
+                    attempts=float(len(self.records)), accepted=float(self.n_accepted))
+
     # ------------------------------------------------------------------ results
     def acceptance_rate(self, kind: str | None = None) -> float:
         recs = [r for r in self.records if kind is None or r["kind"] == kind]
@@ -350,8 +416,9 @@ class GenerativeSampler:
         kinds = sorted({r["kind"] for r in self.records})
         failures: dict[str, int] = {}
         for r in self.records:
-            if r["check"] not in (None, "ok"):
-                failures[r["check"]] = failures.get(r["check"], 0) + 1
+            for key in ("check", "check_md"):
+                if r.get(key) not in (None, "ok"):
+                    failures[r[key]] = failures.get(r[key], 0) + 1
         return {
             "schema": SCHEMA,
             "mode": self.mode,
@@ -363,7 +430,6 @@ class GenerativeSampler:
             "accepted": int(sum(r["accepted"] for r in self.records)),
             "acceptance_rate": self.acceptance_rate(),
             "acceptance_rate_by_kind": {k: self.acceptance_rate(k) for k in kinds},
-            "mh_acceptance_rate": float(np.mean([r["accepted_mh"] for r in self.records])) if self.records else 0.0,
             "check_failures": failures,
             "mean_moved": float(np.mean([r["n_moved"] for r in self.records])) if self.records else 0.0,
             "timers_s": dict(self.timers),
@@ -377,11 +443,11 @@ class GenerativeSampler:
         recs = self.records
         if recs:
             a = np.array([r["attempt"] for r in recs])
-            e = np.array([r["energy_new"] if r["accepted"] else np.nan for r in recs], dtype=float)
+            du = np.clip(np.array([r["delta_energy_kT"] for r in recs], float), -50, 50)
             acc = np.array([r["accepted"] for r in recs], dtype=float)
-            axes[0].plot(a, np.array([r["energy_new"] for r in recs], float), ".", ms=2, alpha=0.3, label="proposed")
-            axes[0].plot(a, e, "o", ms=3, label="accepted")
-            axes[0].set(xlabel="attempt", ylabel=r"total $U$ / $\epsilon_{AA}$")
+            axes[0].plot(a, du, ".", ms=2, alpha=0.3, label="proposed")
+            axes[0].plot(a[acc > 0], du[acc > 0], "o", ms=3, label="accepted")
+            axes[0].set(xlabel="attempt", ylabel=r"$\Delta U / kT$ of the jump (clipped to $\pm$50)")
             axes[0].legend()
             axes[1].plot(a, np.cumsum(acc) / (np.arange(len(acc)) + 1))
             axes[1].set(xlabel="attempt", ylabel="acceptance rate")
@@ -445,6 +511,7 @@ class GenerativeSampler:
         self.records = _read_records(self.output / "attempts.jsonl")[: int(state["n_records"])]
         if len(self.records) != int(state["n_records"]):
             raise ValueError(f"{self.output / 'attempts.jsonl'} holds fewer attempts than the checkpoint says")
+        self.n_accepted = sum(bool(r["accepted"]) for r in self.records)
         return True
 
     def _truncate_log(self) -> None:
