@@ -8,23 +8,29 @@ that kernel would be accepted every time. So a chain of such blocks *is* the sam
 perfect proposal, and the number of blocks it needs to relax the liquid bounds what any
 proposal of this family can do. For each temperature (N = 500, density 1.2, CPU, in one run):
 
-1. equilibrate as ``sampler_speedup.py`` does; plain MD: Q(t) decorrelation (a = 0.3,
-   normalised, 1/e) in tau and in wall seconds;
+1. start as ``sampler_speedup.py`` does (>= 10 of its own drift-free tau_alpha, checked); plain
+   MD replicas until their drift-free Q of A (a = 0.3, normalised, 1/e) decorrelates, in tau and
+   wall seconds;
 2. frozen-surroundings plateau: members' rms displacement after 25, 100 and 400 masked steps;
    cavities: balls of 8, 32, 64, 128 particles free for up to 10 tau, everything else frozen -- the fraction
    that gets farther than a = 0.3 from its start is what even a perfect proposal of the family
    (one that also crosses barriers inside the region) can relax per move, because that fraction
    is a property of the members' conditional Boltzmann distribution (point-to-set physics);
-3. the block chain (``--block-steps`` per block) until its Q decorrelates or ``--chain-wall``
-   runs out: blocks to decorrelate, n_b;
+3. the block chain (``--block-steps`` per block) until its drift-free Q decorrelates (the 1/e
+   crossing of the origin-averaged Q at a lag of at most half the chain) or ``--chain-wall`` runs
+   out: blocks to decorrelate n_b, or only n_b > half the blocks run (a strict bound);
 4. the region flow fitted to the chain's own pairs, and one fitted to MD displacements over the
    same time (the previous training), both probed as plain MH region moves from the
    equilibrated state: acceptance, median work, wall time per attempt c;
 5. ideal speedup = MD wall time to decorrelate / (n_b x c) -- every attempt accepted and as good
-   as a block -- and the same at the cost floor of one energy evaluation per attempt; the
-   acceptance-weighted estimate divides the cost by the measured acceptance.
+   as a block -- at the flow's, the harmonic proposal's and the floor cost (one local energy
+   change per attempt); a value where the chain decorrelated, else a strict upper bound. Nothing
+   is extrapolated.
 
-The last line printed is one JSON object keyed by temperature. ``--quick``: T = 0.6 only.
+The lattice of region centres keeps zones a cutoff apart (minimum spacing 7.8 sigma at k = 8),
+so below N ~ 4600 at density 1.2 one region is attempted per cycle: "many regions per cycle"
+is a large-N feature. The last line printed is one JSON object keyed by temperature.
+``--quick``: T = 0.6 only.
 """
 
 from __future__ import annotations
@@ -44,23 +50,24 @@ sys.path.insert(0, str(HERE))
 
 import glassmm  # noqa: E402
 import sampler_speedup as sp  # noqa: E402  (same equilibration, Q and crossing rules)
+from glassmm.analysis.decorrelation import DecorrelationRun, crossing_time, overlap_vs_lag, random_overlap  # noqa: E402
 from glassmm.sampling.harmonic import HarmonicRegionProposal  # noqa: E402
+from glassmm.sampling.local_energy import LocalEnergy  # noqa: E402
 from glassmm.sampling.ncmc import NCMCProtocol  # noqa: E402
 from glassmm.sampling.region_flow import RegionFlowModel  # noqa: E402
-from glassmm.sampling.regions import LatticeCentres, RegionSelector  # noqa: E402
 from glassmm.sampling.training import collect_jump_pairs, frozen_surroundings_chain, region_training_table  # noqa: E402
-from glassmm.simulation import create_simulation, get_positions, potential_energy, set_temperature  # noqa: E402
+from glassmm.simulation import get_positions, potential_energy, set_velocities  # noqa: E402
 
 DT = sp.DT
 
 
-def single_origin_q(frames: np.ndarray, density: float) -> np.ndarray:
-    """Normalised Q between the first frame and each later one."""
-    from glassmm.analysis.decorrelation import random_overlap
-
+def chain_q(frames: np.ndarray, types: np.ndarray, density: float) -> tuple[np.ndarray, np.ndarray]:
+    """Origin-averaged, normalised drift-free Q of A at lags (frames) up to half the chain: (lags, Q)."""
+    n = len(frames)
+    half = max(1, (n - 1) // 2)
+    lags = np.unique(np.concatenate([[0], np.round(np.geomspace(1, half, 60)).astype(int)]))
     q0 = random_overlap(frames.shape[1], density)
-    d = np.sqrt(((frames - frames[0]) ** 2).sum(-1))
-    return ((d < 0.3).mean(-1) - q0) / (1 - q0)
+    return lags, (overlap_vs_lag(frames, types=types, species=0, lags=lags) - q0) / (1 - q0)
 
 
 def cavity_probe(sim, start, ka, T: float, k: int, n_regions: int, checkpoints: list[int], seed: int) -> dict:
@@ -113,32 +120,42 @@ def fit_flow(C, D, k, box, epochs, seed) -> tuple[RegionFlowModel, float]:
 
 
 def run_temperature(T: float, args) -> dict:
-    equil_tau, max_tau = sp.PLAN.get(T, (300.0, 600.0))
-    if args.quick:
-        equil_tau, max_tau = equil_tau * 0.6, max_tau * 0.5
-    ka = glassmm.KobAndersen(args.n, positions="random", seed=args.seed)
-    sim = create_simulation(ka, "langevin", temperature=2.0, seed=args.seed, platform="CPU")
-    sim.step(2000)
-    set_temperature(sim, T)
-    sim.step(int(equil_tau / DT))
-    start = sim.context.getState(positions=True, velocities=True)
+    ka, sim, start, eq = sp.start_state(T, args)
+    tau_alpha_eq = eq.tau_alpha
 
-    # ---- plain MD
-    frame_steps = max(20, int(max_tau / DT / args.frames))
-    frames, walls = sp.trace(lambda: sim.step(frame_steps), args.frames, lambda: get_positions(sim.context))
-    q = sp.q_normalised(frames, ka.density)
-    md_q_wall = sp.resolved_crossing(np.arange(len(q)) * walls[-1] / args.frames, q)
-    tau_alpha = sp.resolved_crossing(np.arange(len(q)) * frame_steps * DT, q)
-    md_step_s = walls[-1] / (args.frames * frame_steps)
+    # ---- plain MD replicas, each until its drift-free Q decorrelated
+    frame_steps = max(1, int(round(args.frame_tau / DT)))
+    masses = np.array([glassmm.units.mass_from_openmm(sim.system.getParticleMass(i)) for i in range(args.n)])
+    md_runs = []
+    for r in range(args.md_replicas):
+        sim.context.setState(start)
+        set_velocities(sim.context, np.random.default_rng(args.seed + 1000 + r).normal(size=(args.n, 3)) * np.sqrt(T / masses)[:, None])
+        md_runs.append(DecorrelationRun(lambda: sim.step(frame_steps), lambda: get_positions(sim.context), ka.types, ka.density,
+                                        max_wall_s=args.chain_wall).run())
+    md_walls = [m.decorrelation_wall_s for m in md_runs]
+    md_q_wall = float(np.mean(md_walls)) if all(w is not None for w in md_walls) else math.nan
+    taus = [m.crossing_frames * frame_steps * DT if m.crossing_frames is not None else math.nan for m in md_runs]
+    tau_alpha = float(np.mean(taus))
+    md_step_s = float(np.mean([m.wall_per_frame for m in md_runs])) / frame_steps
+    sim.context.setState(start)
+    x0 = get_positions(sim.context)
     t0 = time.perf_counter()
     for _ in range(10):
         potential_energy(sim.context)
     energy_s = (time.perf_counter() - t0) / 10
-    print(f"T={T}: MD tau_alpha(Q) {tau_alpha:.3g} tau, decorrelates in {md_q_wall:.3g} s "
-          f"({md_step_s * 1e3:.2f} ms/step, energy evaluation {energy_s * 1e3:.2f} ms)", flush=True)
+    local = LocalEnergy(ka.table, ka.types, ka.box)
+    members = np.arange(args.k)
+    y = x0.copy()
+    y[members] += 0.05
+    t0 = time.perf_counter()
+    for _ in range(50):
+        local.delta(x0, y, members)
+    local_s = (time.perf_counter() - t0) / 50
+    print(f"T={T}: MD tau_alpha(Q, A, drift-free) {tau_alpha:.3g} tau (replicas {', '.join(f'{t:.3g}' for t in taus)}; "
+          f"equilibration run: {tau_alpha_eq:.3g}), decorrelates in {md_q_wall:.3g} s ({md_step_s * 1e3:.2f} ms/step, "
+          f"energy evaluation {energy_s * 1e3:.2f} ms, local energy change of k = {args.k} {local_s * 1e3:.3f} ms)", flush=True)
 
-    sel = RegionSelector(args.k, width=0.9, shell_radius=2.0, ramp=0.4, box=ka.box)
-    centres = LatticeCentres(ka.box, 2 * sel.zone_radius + glassmm.systems.KA_MAX_CUTOFF + 0.5)
+    sel, centres = sp.region_geometry(ka, args.k)
 
     # ---- the frozen-surroundings plateau
     sim.context.setState(start)
@@ -160,25 +177,26 @@ def run_temperature(T: float, args) -> dict:
         print(f"T={T}: cavity k={k}: fraction of members beyond 0.3 after " + ", ".join(
             f"{s * DT:g} tau {f:.3f}" for s, f in zip(cv["steps"], cv["fraction_beyond_0.3"])), flush=True)
 
-    # ---- the block chain: the sampler with a perfect frozen-surroundings proposal
-    state = {"first": None}
+    # ---- the block chain: the sampler with a perfect frozen-surroundings proposal, until decorrelated
+    def stop(fr: list) -> bool:
+        if len(fr) < 9 or len(fr) % 10:  # Q over every origin costs: look every ten frames
+            return False
+        lags, q = chain_q(np.asarray(fr), ka.types, ka.density)
+        return math.isfinite(crossing_time(lags.astype(float), q))
 
-    def stop(fr: np.ndarray) -> bool:
-        qs = single_origin_q(fr, ka.density)
-        if state["first"] is None and qs[-1] < 1 / math.e:
-            state["first"] = len(fr) - 1
-        return state["first"] is not None and len(fr) - 1 >= 2 * state["first"] + 4
-
+    sim.context.setState(start)
     chain = frozen_surroundings_chain(sim, ka.types, ka.box, sel, centres, T, args.max_blocks, args.block_steps,
                                       seed=args.seed, frame_every=args.frame_every, stop=stop, max_wall_s=args.chain_wall,
                                       progress=False)
-    cq = sp.q_normalised(chain["frames"], ka.density)
-    n_b = sp.resolved_crossing(np.arange(len(cq)) * args.frame_every, cq)
+    lags, cq = chain_q(np.asarray(chain["frames"]), ka.types, ka.density)
+    t = crossing_time(lags.astype(float) * args.frame_every, cq)
+    n_b = t if math.isfinite(t) else math.nan
     blocks_run = chain["blocks"]
+    n_bound = float(lags.max() * args.frame_every)  # when not decorrelated: n_b is larger than the largest lag examined
     d = chain["displacements"]
     print(f"T={T}: block chain ran {blocks_run} blocks ({chain['block_wall_s'] * 1e3:.0f} ms each), "
           f"member rms {float(d.pow(2).sum(-1).mean().sqrt()):.3f}; its Q decorrelates after "
-          f"{n_b:.4g} blocks" + ("" if math.isfinite(n_b) else f" (not within {blocks_run})"), flush=True)
+          + (f"{n_b:.4g} blocks" if math.isfinite(n_b) else f"more than {n_bound:.4g} blocks (Q = {cq[-1]:.3f} there)"), flush=True)
 
     # ---- proposals: fitted to the chain's kernel vs to MD displacements over the same time
     model_f, nll_f = fit_flow(chain["contexts"], chain["displacements"], args.k, ka.box, args.epochs, args.seed)
@@ -204,56 +222,42 @@ def run_temperature(T: float, args) -> dict:
               f"median work {p['median_work_kT']:.1f} kT, median log q ratio {p['median_log_q_ratio']:.2f}, "
               f"{p['wall_s_per_attempt'] * 1e3:.0f} ms/attempt", flush=True)
 
-    # ---- what a perfect proposal of this family could give
+    # ---- what a perfect proposal of this family could give: measured, or a strict upper bound
     c = frozen["wall_s_per_attempt"]
-    n_eff = n_b if math.isfinite(n_b) else math.nan
-    n_low = n_b if math.isfinite(n_b) else float(blocks_run)  # not decorrelated: n_b > blocks run
-
-    def ratio(cost: float) -> float | None:
-        if not math.isfinite(md_q_wall) or cost <= 0:
-            return None
-        return md_q_wall / (n_low * cost)
-
-    ideal = ratio(c)
     c_h = min(h["wall_s_per_attempt"] for h in harmonic.values()) if harmonic else math.nan
-    ideal_h = ratio(c_h) if harmonic else None
-    floor = ratio(energy_s)
-    weighted = ratio(c / frozen["acceptance"]) if frozen["acceptance"] > 0 else 0.0
-    kind = "value" if math.isfinite(n_b) else "upper_bound"
-    break_even = md_q_wall / n_low if math.isfinite(md_q_wall) else None  # attempt cost at which a perfect proposal ties MD
+    costs = {"flow": c, "harmonic": c_h, "local_energy_floor": local_s, "context_energy_floor": energy_s}
+    ideal = ideal_speedups(md_q_wall, n_b, n_bound, costs)
 
     def fmt(v):
         return "n/a" if v is None else f"{v:.3g}"
 
-    print(f"T={T}: ideal speedup ({kind}) {fmt(ideal)} at the flow's {c * 1e3:.0f} ms/attempt, {fmt(ideal_h)} at the harmonic "
-          f"proposal's {c_h * 1e3:.1f} ms, {fmt(floor)} at one energy evaluation ({energy_s * 1e3:.2f} ms); a perfect "
-          f"proposal ties MD at {fmt(None if break_even is None else break_even * 1e3)} ms/attempt; the fitted flow "
-          f"with its measured acceptance: {fmt(weighted)}", flush=True)
-    return {"T": T, "n": args.n, "k": args.k, "tau_alpha": tau_alpha, "md_q_wall_s": md_q_wall, "md_step_s": md_step_s,
-            "energy_eval_s": energy_s, "plateau": plateau, "cavity": cavity, "block_steps": args.block_steps, "blocks_run": blocks_run,
-            "blocks_to_decorrelate": n_eff, "block_wall_s": chain["block_wall_s"],
-            "particle_visits_to_decorrelate": (n_eff * args.k / args.n) if math.isfinite(n_b) else None,
-            "proposal_frozen": frozen, "proposal_md": md_trained, "proposal_harmonic": harmonic,
-            "ideal_speedup": ideal, "ideal_speedup_harmonic_cost": ideal_h, "ideal_speedup_energy_floor": floor,
-            "acceptance_weighted_speedup": weighted, "break_even_attempt_s": break_even,
-            "ideal_is": kind, "curves": {"md_q": q.tolist(), "md_frame_tau": frame_steps * DT, "md_frame_wall_s": walls[-1] / args.frames,
-                                          "chain_q": cq.tolist(), "chain_frame_blocks": args.frame_every}}
+    rel = "=" if ideal["is"] == "value" else "<"
+    print(f"T={T}: a perfect proposal of this family: speedup {rel} {fmt(ideal['flow'])} at the flow's {c * 1e3:.1f} ms/attempt, "
+          f"{rel} {fmt(ideal['harmonic'])} at the harmonic proposal's {c_h * 1e3:.2f} ms, {rel} {fmt(ideal['local_energy_floor'])} "
+          f"at one local energy change ({local_s * 1e3:.3f} ms); it ties MD at {rel.replace('<', '<=')} "
+          f"{fmt(None if ideal['break_even_attempt_s'] is None else ideal['break_even_attempt_s'] * 1e3)} ms/attempt", flush=True)
+    return {"T": T, "n": args.n, "k": args.k, "tau_alpha": tau_alpha, "tau_alpha_replicas": taus, "equilibration": eq.as_dict(),
+            "md_q_wall_s": md_q_wall, "md_q_wall_s_replicas": md_walls, "md_step_s": md_step_s,
+            "energy_eval_s": energy_s, "local_energy_s": local_s, "plateau": plateau, "cavity": cavity,
+            "block_steps": args.block_steps, "blocks_run": blocks_run, "blocks_to_decorrelate": n_b,
+            "blocks_lower_bound": None if math.isfinite(n_b) else n_bound, "block_wall_s": chain["block_wall_s"],
+            "particle_visits_to_decorrelate": (n_b * args.k / args.n) if math.isfinite(n_b) else None,
+            "proposal_frozen": frozen, "proposal_md": md_trained, "proposal_harmonic": harmonic, "ideal": ideal,
+            "curves": {"md": [m.as_dict() for m in md_runs], "md_frame_tau": frame_steps * DT,
+                       "chain_lags": lags.tolist(), "chain_q": cq.tolist(), "chain_frame_blocks": args.frame_every}}
 
 
-def crossing_temperature(temperatures: list[float], ratios: list[float | None]) -> float | None:
-    """T at which an Arrhenius fit ln(ratio) = a + b / T reaches 1, where the ratio grows as T falls (b > 0).
-
-    None with fewer than two finite ratios or when the ratio does not grow on cooling. Fitted to
-    upper bounds, the crossing is an upper bound on the temperature below which the move would win.
-    """
-    pts = [(1.0 / t, math.log(v)) for t, v in zip(temperatures, ratios) if v is not None and v > 0 and math.isfinite(v)]
-    if len(pts) < 2:
-        return None
-    x, y = np.array(pts).T
-    b, a = np.polyfit(x, y, 1)
-    if b <= 0:
-        return None
-    return float(b / -a) if a < 0 else float("inf")  # a >= 0: already above 1 at every fitted T (an infinite crossing)
+def ideal_speedups(md_wall: float, n_b: float, n_bound: float, costs: dict[str, float]) -> dict:
+    """MD wall time to decorrelate / (blocks x attempt cost) per cost: values when the chain
+    decorrelated (``n_b`` finite), else strict upper bounds from ``n_bound`` (n_b > n_bound);
+    and the attempt cost at which a perfect proposal would tie MD (a value, or an upper bound)."""
+    measured = math.isfinite(n_b)
+    blocks = n_b if measured else n_bound
+    ok = math.isfinite(md_wall) and blocks > 0
+    out: dict = {k: (md_wall / (blocks * c) if ok and c > 0 and math.isfinite(c) else None) for k, c in costs.items()}
+    out["break_even_attempt_s"] = md_wall / blocks if ok else None
+    out["is"] = "value" if measured else "upper_bound"
+    return out
 
 
 def plot(results: list[dict], path: Path) -> None:
@@ -266,69 +270,42 @@ def plot(results: list[dict], path: Path) -> None:
     for r in results:
         cv = r["curves"]
         c = r["proposal_frozen"]["wall_s_per_attempt"]
-        axes[0].plot(np.arange(len(cv["md_q"])) * cv["md_frame_wall_s"], cv["md_q"], "-", label=f"MD T={r['T']}")
-        axes[0].plot(np.arange(len(cv["chain_q"])) * cv["chain_frame_blocks"] * c, cv["chain_q"], "--",
+        for i, m in enumerate(cv["md"]):
+            axes[0].plot(np.asarray(m["lags"]) * m["wall_per_frame_s"], m["q"], "-", color=f"C{results.index(r)}",
+                         label=f"MD T={r['T']}" if i == 0 else None)
+        axes[0].plot(np.asarray(cv["chain_lags"]) * cv["chain_frame_blocks"] * c, cv["chain_q"], "--", color=f"C{results.index(r)}",
                      label=f"perfect region MH T={r['T']} ({c * 1e3:.0f} ms/attempt)")
     axes[0].axhline(1 / math.e, color="k", lw=0.5)
-    axes[0].set(xscale="log", xlabel="wall-clock lag (s)", ylabel="normalised Q", title="MD vs ideal frozen-surroundings region moves")
+    axes[0].set(xscale="log", xlabel="wall-clock lag (s)", ylabel="drift-free Q of A, normalised",
+                title="MD vs ideal frozen-surroundings region moves")
     Ts = [r["T"] for r in results]
-    est = [extrapolated(r) for r in results]
     for key, lab in (("flow", "the flow's attempt cost"), ("harmonic", "the harmonic proposal's cost"),
-                     ("energy_floor", "one energy evaluation per attempt")):
-        line, = axes[1].plot(Ts, [e.get(f"speedup_at_{key}_cost") or np.nan for e in est], "o-", label=f"perfect proposal at {lab}")
-        bound = {"flow": "ideal_speedup", "harmonic": "ideal_speedup_harmonic_cost", "energy_floor": "ideal_speedup_energy_floor"}[key]
-        axes[1].plot(Ts, [r.get(bound) or np.nan for r in results], "v:", color=line.get_color(), lw=0.8,
-                     label="  (bound from the blocks run)" if key == "flow" else None)
+                     ("local_energy_floor", "one local energy change per attempt")):
+        vals = [r["ideal"].get(key) or np.nan for r in results]
+        marks = ["o" if r["ideal"]["is"] == "value" else "v" for r in results]
+        line, = axes[1].plot(Ts, vals, "-", label=f"perfect proposal at {lab}")
+        for t, v, mk in zip(Ts, vals, marks):
+            axes[1].plot([t], [v], mk, color=line.get_color())
     axes[1].axhline(1.0, color="k", lw=0.5)
     axes[1].set(yscale="log", xlabel="T", ylabel="speedup over MD (Q decorrelation, wall clock)",
-                title="perfect frozen-surroundings region moves (k = 8) vs MD\n(circles: blocks extrapolated; triangles: bound)")
+                title="perfect frozen-surroundings region moves (k = 8) vs MD\n(circles: measured; triangles: strict upper bounds)")
     for a in axes:
         a.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
-def extrapolated(r: dict) -> dict:
-    """Blocks to decorrelate from the chain's Q at its longest averaged lag, extrapolated linearly to 1/e.
-
-    The chains' Q curves decelerate (convex), so the straight line from Q(0) = 1 through the
-    last point reaches 1/e *sooner* than the curve will: a low estimate of the blocks needed and
-    so a high estimate of the speedup a perfect proposal could give. Returns the estimate and the
-    speedups it implies at the flow's, the harmonic proposal's and one energy evaluation's cost.
-    """
-    cq = np.asarray(r["curves"]["chain_q"], dtype=float)
-    lag = (len(cq) - 1) * r["curves"]["chain_frame_blocks"]
-    if r["blocks_to_decorrelate"] is not None and math.isfinite(r["blocks_to_decorrelate"]):
-        n_b = float(r["blocks_to_decorrelate"])
-    elif cq[-1] < 1.0 and lag > 0:
-        n_b = lag * (1.0 - 1.0 / math.e) / (1.0 - cq[-1])
-    else:
-        return {"blocks": None}
-    md = r["md_q_wall_s"]
-    costs = {"flow": r["proposal_frozen"]["wall_s_per_attempt"], "energy_floor": r["energy_eval_s"]}
-    if r.get("proposal_harmonic"):
-        costs["harmonic"] = min(h["wall_s_per_attempt"] for h in r["proposal_harmonic"].values())
-    out = {"blocks": n_b, "particle_visits": n_b * r["k"] / r["n"], "break_even_attempt_s": md / n_b if md else None}
-    out.update({f"speedup_at_{k}_cost": (md / (n_b * c) if md else None) for k, c in costs.items()})
-    return out
-
-
 def summarise(results: list[dict], quick: bool) -> dict:
-    """The last printed line: per-temperature figures and the extrapolated crossing temperatures."""
-    keys = ("ideal_speedup", "ideal_is", "ideal_speedup_harmonic_cost", "ideal_speedup_energy_floor", "break_even_attempt_s",
-            "acceptance_weighted_speedup", "tau_alpha", "blocks_to_decorrelate", "particle_visits_to_decorrelate")
+    """The last printed line: per-temperature figures, each a value or a labelled strict bound."""
+    keys = ("tau_alpha", "blocks_to_decorrelate", "blocks_lower_bound", "particle_visits_to_decorrelate", "md_q_wall_s",
+            "local_energy_s", "energy_eval_s")
     summary = {k: {str(r["T"]): r[k] for r in results} for k in keys}
+    summary["ideal_speedup"] = {str(r["T"]): r["ideal"] for r in results}
+    summary["equilibration_n_tau_alpha"] = {str(r["T"]): r["equilibration"]["n_tau_alpha"] for r in results}
     summary["mh_acceptance"] = {str(r["T"]): {"frozen_surroundings_flow": r["proposal_frozen"]["acceptance"],
                                               "md_lag_flow": r["proposal_md"]["acceptance"],
                                               **{f"harmonic_rho={k}": v["acceptance"] for k, v in r["proposal_harmonic"].items()}}
                              for r in results}
-    Ts = [r["T"] for r in results]
-    est = [extrapolated(r) for r in results]
-    summary["estimate"] = {str(r["T"]): e for r, e in zip(results, est)}
-    # the temperature below which a perfect proposal of this family would beat MD, at each cost
-    summary["would_win_below_T"] = {key: crossing_temperature(Ts, [e.get(f"speedup_at_{key}_cost") for e in est])
-                                    for key in ("flow", "harmonic", "energy_floor")}
-
     summary["cavity_fraction_beyond_0.3"] = {str(r["T"]): {k: v["fraction_beyond_0.3"][-1] for k, v in r["cavity"].items()} for r in results}
     summary["plateau_rms"] = {str(r["T"]): {s: v["rms"] for s, v in r["plateau"].items()} for r in results}
     summary.update(n=results[0]["n"], k=results[0]["k"], block_steps=results[0]["block_steps"], quick=quick)
@@ -337,15 +314,19 @@ def summarise(results: list[dict], quick: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--temperatures", type=float, nargs="+", default=[0.8, 0.6, 0.5])
+    p.add_argument("--temperatures", type=float, nargs="+", default=[0.6, 0.5, 0.45])
     p.add_argument("--quick", action="store_true", help="T = 0.6 only, shorter runs")
     p.add_argument("-n", type=int, default=500)
     p.add_argument("-k", type=int, default=8)
-    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--threads", type=int, default=1, help="CPU platform threads")
+    p.add_argument("--n-tau-alpha", type=float, default=10.0, help="equilibration length in its own tau_alpha")
+    p.add_argument("--max-equilibration-tau", type=float, default=20000.0)
+    p.add_argument("--md-replicas", type=int, default=2, help="plain MD runs (fresh velocities) for the MD decorrelation time")
+    p.add_argument("--frame-tau", type=float, default=1.0, help="MD time between MD frames (tau)")
     p.add_argument("--block-steps", type=int, default=100, help="masked MD steps per block (the plateau is reached by ~50)")
     p.add_argument("--max-blocks", type=int, default=20000)
     p.add_argument("--frame-every", type=int, default=20)
-    p.add_argument("--chain-wall", type=float, default=600.0, help="wall-time limit of the block chain per temperature (s)")
+    p.add_argument("--chain-wall", type=float, default=1800.0, help="wall-time limit of the block chain (and of each MD run) per temperature (s)")
     p.add_argument("--plateau-blocks", type=int, default=30)
     p.add_argument("--cavity-k", type=int, nargs="+", default=[8, 32, 64, 128], help="mean particle counts of the cavity probe's balls")
     p.add_argument("--cavity-steps", type=int, nargs="+", default=[200, 1000, 2000], help="cavity probe checkpoints (MD steps)")
@@ -365,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(sp._clean(summarise(results, args.quick))))
         return 0
     if args.quick:
-        args.temperatures, args.chain_wall, args.probe_attempts = [0.6], 180.0, 30
+        args.temperatures, args.chain_wall, args.probe_attempts, args.md_replicas = [0.6], 300.0, 30, 1
     if args.block_steps % 4:
         p.error("--block-steps must be a multiple of 4")
     torch.set_num_threads(1)

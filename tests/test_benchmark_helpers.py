@@ -1,4 +1,4 @@
-"""The arithmetic the sampler benchmarks report: resolved crossings, extrapolated block counts, crossing temperatures."""
+"""The arithmetic the sampler benchmarks report: decorrelation runs, ratios with errors, values vs strict bounds."""
 
 from __future__ import annotations
 
@@ -10,46 +10,56 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from glassmm.analysis.decorrelation import DecorrelationRun
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def rml():
+def bench():
     sys.path.insert(0, str(BENCH))
     try:
-        yield importlib.import_module("region_move_limit")
+        yield importlib.import_module("region_move_limit"), importlib.import_module("sampler_speedup")
     finally:
         sys.path.remove(str(BENCH))
 
 
-def test_crossing_temperature_recovers_an_arrhenius_crossing_and_refuses_a_falling_ratio(rml):
-    Ts = [0.8, 0.6, 0.5]
-    # ln r = a + b / T with r = 1 at T = 0.4
-    b = 2.0
-    a = -b / 0.4
-    assert rml.crossing_temperature(Ts, [math.exp(a + b / t) for t in Ts]) == pytest.approx(0.4)
-    assert rml.crossing_temperature(Ts, [0.1, 0.05, 0.02]) is None  # worse on cooling: no crossing
-    assert rml.crossing_temperature(Ts, [0.1, None, None]) is None  # one point: no fit
+def _hopping_chain(n: int, rate: float, seed: int):
+    """Particles that hop 1 sigma (far beyond a = 0.3) at ``rate`` per frame: Q(lag) = exp(-rate lag) exactly in expectation."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 10, size=(n, 3))
+    state = {"x": x}
+
+    def advance():
+        hop = rng.uniform(size=n) < rate
+        v = rng.normal(size=(n, 3))
+        state["x"] = state["x"] + hop[:, None] * v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    return advance, lambda: state["x"]
 
 
-def test_extrapolated_blocks_are_the_straight_line_to_one_over_e(rml):
-    r = {"curves": {"chain_q": [1.0, 0.95, 0.9], "chain_frame_blocks": 10}, "blocks_to_decorrelate": None,
-         "md_q_wall_s": 2.0, "proposal_frozen": {"wall_s_per_attempt": 0.01}, "energy_eval_s": 0.001,
-         "proposal_harmonic": {"0.8": {"wall_s_per_attempt": 0.004}}, "k": 8, "n": 500}
-    e = rml.extrapolated(r)
-    n_b = 20 * (1 - 1 / math.e) / 0.1
-    assert e["blocks"] == pytest.approx(n_b)
-    assert e["speedup_at_flow_cost"] == pytest.approx(2.0 / (n_b * 0.01))
-    assert e["speedup_at_harmonic_cost"] == pytest.approx(2.0 / (n_b * 0.004))
-    assert e["break_even_attempt_s"] == pytest.approx(2.0 / n_b)
-    r["blocks_to_decorrelate"] = 55.0  # measured beats extrapolated
-    assert rml.extrapolated(r)["blocks"] == 55.0
-    r.update(blocks_to_decorrelate=None, curves={"chain_q": [1.0, 1.0], "chain_frame_blocks": 10})
-    assert rml.extrapolated(r)["blocks"] is None  # nothing moved: no estimate
+def test_decorrelation_run_measures_a_known_crossing_and_bounds_a_frozen_chain():
+    n = 2000
+    types = np.zeros(n, dtype=int)
+    advance, pos = _hopping_chain(n, 0.05, 0)
+    run = DecorrelationRun(advance, pos, types, density=2.0, check_every=10).run()
+    # exp(-0.05 k) = 1/e at k = 20 frames; Q is measured with at least half the run as origins
+    assert run.crossing_frames == pytest.approx(20.0, rel=0.1)
+    assert run.crossing_frames <= (len(run.frames) - 1) / 2
+    assert run.decorrelation_wall_s == pytest.approx(run.crossing_frames * run.wall_per_frame)
+    frozen = DecorrelationRun(lambda: None, lambda: np.zeros((n, 3)), types, density=2.0, check_every=10, max_frames=40).run()
+    assert frozen.crossing_frames is None and frozen.decorrelation_wall_s is None
+    assert frozen.bound_frames == 20 and len(frozen.frames) == 41  # lags up to half of 40 frame intervals
 
 
-def test_resolved_crossing_refuses_a_crossing_inside_the_first_frames(rml):
-    sp = rml.sp
-    lags = np.arange(6.0)
-    assert math.isnan(sp.resolved_crossing(lags, np.array([1.0, 0.2, 0.1, 0.0, 0.0, 0.0])))
-    assert sp.resolved_crossing(lags, np.array([1.0, 0.9, 0.8, 0.5, 0.3, 0.1])) == pytest.approx(3 + (0.5 - math.exp(-1)) / 0.2)
+def test_speedup_ratio_error_and_ideal_values_or_bounds(bench):
+    rml, sp = bench
+    r, se = sp.ratio_with_error([2.0, 4.0], [1.0, 1.0])
+    assert r == pytest.approx(3.0)
+    assert se == pytest.approx(3.0 * math.sqrt((2.0 / 2) / 9.0))  # var(ddof=1) / n of the numerator over its mean^2; none in the denominator
+    v = rml.ideal_speedups(2.0, 100.0, 50.0, {"flow": 0.01, "local_energy_floor": 0.0005})
+    assert v["is"] == "value" and v["flow"] == pytest.approx(2.0) and v["local_energy_floor"] == pytest.approx(40.0)
+    assert v["break_even_attempt_s"] == pytest.approx(0.02)
+    b = rml.ideal_speedups(2.0, math.nan, 50.0, {"flow": 0.01})
+    assert b["is"] == "upper_bound" and b["flow"] == pytest.approx(4.0)  # n_b > 50: speedup < 4
+    assert rml.ideal_speedups(math.nan, 100.0, 50.0, {"flow": 0.01})["flow"] is None

@@ -7,6 +7,7 @@ import argparse
 
 from glassmm.cli.options import add_platform
 from glassmm.cli.output import print_json
+from glassmm.sampling.workflow import SAMPLE_MOVES  # a light module: --help stays torch-free
 
 
 # ---------------------------------------------------------------------------- sampler
@@ -20,9 +21,12 @@ def _add_small_ka_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_train_proposal(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-proposal", help="train a CNF or diffusion jump-proposal model on glassmm's own MD")
+    p = sub.add_parser("train-proposal", help="train a jump-proposal model (CNF, diffusion or region flow) on glassmm's own MD")
     _add_small_ka_args(p)
-    p.add_argument("--kind", default="cnf", choices=("cnf", "diffusion"))
+    p.add_argument("--kind", default="cnf", choices=("cnf", "diffusion", "region"),
+                   help="cnf / diffusion: per-particle jumps for `sample --move local`; region: a k-member region flow "
+                        "for `sample --move region`")
+    p.add_argument("-k", type=int, default=8, help="region flow: particles per region")
     p.add_argument("--lag", type=float, default=2.0, help="jump lag (tau)")
     p.add_argument("--pairs", type=int, default=150, help="number of (x_t, x_t+lag) pairs")
     p.add_argument("--stride", type=float, default=0.5, help="time between pair origins (tau)")
@@ -36,19 +40,28 @@ def _cmd_train_proposal(args: argparse.Namespace) -> int:
 
     print_json(train_proposal(
         args.output, args.temperature, args.input, args.n_particles, args.kind, args.lag, args.pairs,
-        args.stride, args.epochs, args.seed, args.platform,
+        args.stride, args.epochs, args.seed, args.platform, k=args.k,
     ))
     return 0
 
 
 def _add_sample(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help="MD plus generative jumps checked by Metropolis-Hastings")
-    p.add_argument("--proposal", required=True, help="proposal model from `glassmm train-proposal`")
+    p = sub.add_parser("sample", help="MD plus jumps checked by Metropolis-Hastings or NCMC")
+    p.add_argument("--move", default=None, choices=SAMPLE_MOVES,
+                   help="default: harmonic without --proposal, else what the proposal file holds. harmonic: k-member region jumps from the members' local harmonic model, plain MH (no training); "
+                        "region: k-member jumps from a region flow (--proposal from `train-proposal --kind region`), "
+                        "checked by NCMC (--ncmc-steps, 0 = plain MH); local: CNF/diffusion jumps of one region "
+                        "(--proposal from `train-proposal --kind cnf|diffusion`)")
+    p.add_argument("--proposal", help="proposal model (region and local moves)")
     _add_small_ka_args(p)
+    p.add_argument("-k", type=int, default=8, help="harmonic move: particles per region")
+    p.add_argument("--rho", type=float, default=0.8, help="harmonic move: memory of the Ornstein-Uhlenbeck step, 0 <= rho < 1")
+    p.add_argument("--ncmc-steps", type=int, default=0, help="region move: NCMC steps per protocol half (0 = plain MH)")
+    p.add_argument("--frame-every", type=int, default=1, help="cycles between frames of OUTPUT/trajectory.h5 (0: none)")
     p.add_argument("--cycles", type=int, default=20, help="total cycles (a resumed run continues to this)")
     p.add_argument("--md-steps", type=int, default=200, help="MD steps per cycle")
     p.add_argument("--proposals", type=int, default=4, help="jump proposals per cycle")
-    p.add_argument("--radius", type=float, default=0.7, help="local-move region radius (sigma)")
+    p.add_argument("--radius", type=float, default=0.7, help="local move: region radius (sigma)")
     p.add_argument("--global-fraction", type=float, default=0.0, help="fraction of global (all-particle) moves")
     p.add_argument("--score", default=None, help="propensity model that picks local-move centres (e.g. botan-ka-T0.44-ts, a TS model: no quench per attempt)")
     p.add_argument("--base-scale", type=float, default=1.0, help="scale of the flow's base noise (<1: timid jumps)")
@@ -65,7 +78,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     print_json(sample(
         args.output, args.proposal, args.temperature, args.input, args.n_particles, args.cycles, args.md_steps,
         args.proposals, args.radius, args.global_fraction, args.score, args.base_scale, args.mode,
-        args.energy_window, args.resume, args.seed, args.platform,
+        args.energy_window, args.resume, args.seed, args.platform, move=args.move, k=args.k, rho=args.rho,
+        ncmc_steps=args.ncmc_steps, frame_every=args.frame_every,
     ))
     return 0
 

@@ -7,7 +7,9 @@ their exact proposal densities), :mod:`sampler` (the checked Markov chain around
 simulation), :mod:`training` (jump pairs from MD, frozen-surroundings region chains, training,
 save/load), and the collective region moves: :mod:`regions` (which particles), :mod:`region_flow`
 (a learnt joint jump), :mod:`harmonic` (a jump from the members' local harmonic model) and
-:mod:`ncmc` (the move, checked by NCMC or plain Metropolis-Hastings).
+:mod:`ncmc` (the move, checked by NCMC or plain Metropolis-Hastings), with :mod:`local_energy`
+(a region move's energy change from its own pairs). :mod:`equilibration` gives starts checked
+to span >= 10 of their own drift-free tau_alpha.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ _EXPORTS = {
     "region_training_table": "training",
     "frozen_surroundings_chain": "training",
     "JumpCheck": "sampler",
+    "LocalEnergy": "local_energy",
+    "equilibrate": "equilibration",
+    "Equilibration": "equilibration",
     "collect_jump_pairs": "training",
     "load_proposal_model": "training",
     "save_proposal_model": "training",
