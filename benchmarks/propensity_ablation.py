@@ -96,7 +96,9 @@ def one_run(job: dict) -> dict:
            "std_ratio_mean": float(np.mean([r["std_ratio"] for r in res["per_file"]])),
            "per_file": [{"file": Path(r["file"]).name, "pearson": r["pearson"], "std_ratio": r["std_ratio"]}
                         for r in res["per_file"]],
-           "final_train_loss": trainer.history[-1]["loss"], "train_seconds": train_s}
+           "final_train_loss": trainer.history[-1]["loss"], "train_seconds": train_s,
+           # this call's seconds cover only the epochs after a resume; the epochs' own sum covers all
+           "epoch_seconds_total": float(sum(h["seconds"] for h in trainer.history))}
     tmp = out / f"{key}.json.tmp"
     tmp.write_text(json.dumps(row, indent=1))
     os.replace(tmp, out / f"{key}.json")

@@ -56,7 +56,8 @@ def botan_rows() -> list[dict]:
                      "short": f"BOTAN {inputs}, {recipe} {epochs} ep, dist {dist:g}",
                      "seeds": sorted(r["seed"] for r in rs), "pearson": p, "pearson_seed_std": sd,
                      "spread_ratio": float(np.mean([r["std_ratio_mean"] for r in rs])),
-                     "cost": f"train {np.mean([r['train_seconds'] for r in rs]) / 60:.0f} min per seed (1 thread)",
+                     "cost": f"train {np.mean([r.get('epoch_seconds_total', r['train_seconds']) for r in rs]) / 60:.0f} "
+                             "min per seed (1 thread)",
                      "command": f"python benchmarks/propensity_ablation.py --inputs {inputs} --dist {dist:g} "
                                 f"--epochs {epochs} --recipe {recipe} --seeds ..."})
     ship = _load(RESULTS / "ship" / "ship.json")
