@@ -1,1 +1,0 @@
-descriptor_propensity.py
