@@ -174,12 +174,10 @@ def _ncmc_double_well_chains(wrong: bool, steps: int, chains: int, attempts: int
         set_exact_state(sim, n, 1.0, rng)
         s = GenerativeSampler(sim, move, 1.0, md_steps=0, proposals_per_cycle=1, check=JumpCheck(steps=0),
                               seed=1000 * seed + c, progress=False)
-        x = sim.context.getState(positions=True).getPositions(asNumpy=True)._value
-        energy = sim.context.getState(energy=True).getPotentialEnergy()._value
         for t in range(attempts):
-            recs, x, energy = s.step_moves(x, energy)
+            recs = s.step_moves()
             accepted += [r["accepted"] for r in recs]
-            xs[c, t] = np.asarray(x)[:, 0]
+            xs[c, t] = s.state.positions[:, 0]
     return xs, float(np.mean(accepted))
 
 

@@ -22,6 +22,7 @@ from glassmm.sampling import (
     save_proposal_model,
 )
 from glassmm.sampling.features import local_features, n_features
+from glassmm.sampling.proposals import JumpMove
 
 KINDS = [FlowProposalModel, DiffusionProposalModel]
 
@@ -106,14 +107,13 @@ def _double_well_chains(symmetric_shortcut: bool, chains: int, attempts: int, he
         set_exact_state(sim, 2, height, rng)
         s = GenerativeSampler(sim, move, 1.0, md_steps=0, proposals_per_cycle=1, check=JumpCheck(steps=0),
                               seed=1000 * seed + c, progress=False)
-        x = sim.context.getState(positions=True).getPositions(asNumpy=True)._value
-        energy = sim.context.getState(energy=True).getPotentialEnergy()._value
         for t in range(attempts):
-            rec, x, energy = s.attempt(x, energy)
+            before = s.state.positions
+            (rec,) = s.step_moves()
             accepted.append(rec["accepted"])
-            xs[c, t] = np.asarray(x)[:, 0]
-            # no MD: x changes exactly when a jump is accepted
-            assert rec["accepted"] == bool(t == 0 or np.any(xs[c, t] != xs[c, t - 1])) or t == 0
+            xs[c, t] = s.state.positions[:, 0]
+            # no MD: the state changes exactly when a jump is accepted
+            assert rec["accepted"] == (s.state.positions is not before)
     return xs, float(np.mean(accepted))
 
 
@@ -170,11 +170,13 @@ def test_acceptance_uses_openmm_energies_and_both_proposal_densities(ka_state):
     ka = ka_state
     s = _ka_sampler(ka, base_scale=0.1, radius=1.3)
     move = s.moves[0]
+    from glassmm.sampling.moves import SamplerState
+
     x = ka.positions_reduced.copy()
     e0 = evaluate(x, ka.types, ka.box)[0]
     for _ in range(20):  # a multi-particle jump whose region is reproducible from x'
-        rec, _, _ = s.attempt(x, e0)
-        s.context.setPositions(x * glassmm.units.length_to_openmm(1.0))
+        s.state = SamplerState(x.copy(), None, e0)
+        (rec,) = s.step_moves()
         if rec["n_moved"] > 1 and math.isfinite(rec["log_q_reverse"]):
             break
     jump = s.last_jump
@@ -248,7 +250,7 @@ def test_md_check_runs_after_every_attempt_and_never_reverts(ka_state):
     assert s.summary()["accepted"] == sum(r["accepted"] for r in recs) > 0
 
 
-class _MirrorMove:
+class _MirrorMove(JumpMove):
     """x -> -x for the one particle of an asymmetric double well: an involution, so q ratio 1."""
 
     kind = "mirror"

@@ -250,8 +250,8 @@ class RegionNCMCMove:
         return 2.0 * self.selector.zone_radius + self.cutoff + SEPARATION_MARGIN
 
     # ------------------------------------------------------------------ the NCMC context
-    def _setup(self, sampler: Any, x0: np.ndarray) -> None:
-        sim_context = sampler.context
+    def _setup(self, thermodynamic_state: Any, engine: Any, x0: np.ndarray) -> None:
+        sim_context = engine.context
         if self.energy_mode != "context":
             local = LocalEnergy(self.table, self.types, self.box)
             ok, why = local.matches(sim_context, x0)
@@ -263,7 +263,7 @@ class RegionNCMCMove:
         if self.protocol.steps == 0:  # plain MH never runs the protocol: no second context
             return
         system = softened_system(sim_context.getSystem(), self.protocol.alpha, self.table)
-        self._integrator = ncmc_integrator(sampler.temperature, self.protocol, sampler.seed + 7919)
+        self._integrator = ncmc_integrator(thermodynamic_state.temperature, self.protocol, engine.seed + 7919)
         platform = sim_context.getPlatform()
         props = {}
         if platform.getName() == "CPU":
@@ -311,44 +311,35 @@ class RegionNCMCMove:
         """
         return delta_potential + delta_kinetic - heat
 
-    def _energy_change(self, sampler: Any, x0: np.ndarray, energy0: float, y: np.ndarray, moved: np.ndarray) -> tuple[float, float]:
+    def _energy_change(self, engine: Any, x0: np.ndarray, energy0: float, y: np.ndarray, moved: np.ndarray) -> tuple[float, float]:
         """(U(y) - U(x0), U(y)) for y = x0 with ``moved`` changed; U(y) is NaN when energy0 is unknown."""
         if self._local is not None:
             du = self._local.delta(x0, y, moved)
             return du, energy0 + du
-        from glassmm.simulation import potential_energy
-
-        sampler.context.setPositions(units.length_to_openmm(y))
-        e = potential_energy(sampler.context)
-        sampler.context_positions = y  # the sampler knows what its context now holds
         if not math.isfinite(energy0):
             raise ValueError("energy='context' region moves need the chain's potential energy")
+        e = engine.potential_energy(y)
         return e - energy0, e
 
-    @property
-    def needs_total_energy(self) -> bool:
-        """Whether an attempt needs the chain's total potential energy (local energies do not)."""
-        if not self._ready:  # decided at set-up, on the first attempt
-            return self.energy_mode != "local"
-        return self._local is None
+    def apply(self, thermodynamic_state: Any, sampler_state: Any, engine: Any) -> list[dict[str, Any]]:
+        """One attempt: choose regions, run one protocol for all of them, accept each on its own.
 
-    def run_attempt(self, sampler: Any, x0: np.ndarray, energy0: float) -> tuple[list[dict[str, Any]], np.ndarray, float]:
-        """Choose regions, run one protocol for all of them, accept each on its own.
-
-        ``energy0`` is the chain's potential energy (reduced), NaN when unknown (local energies
-        need only differences). Returns one record per region, and the chain's positions and
-        energy after. The simulation's context is left to the sampler: with local energies an
-        attempt never touches it.
+        ``sampler_state`` (a :class:`~glassmm.sampling.moves.SamplerState`) moves on to the
+        accepted regions; its potential energy is needed only with context energies. Returns one
+        record per region. With local energies the engine's context is never touched.
         """
         from glassmm.simulation import get_positions, set_velocities
 
         t_start = time.perf_counter()
+        x0 = np.asarray(sampler_state.positions, dtype=np.float64)
         if not self._ready:
-            self._setup(sampler, x0)
+            self._setup(thermodynamic_state, engine, x0)
             self._ready = True
-        ctx, prot, kT = self._context, self.protocol, sampler.temperature
-        rng, gen = sampler.rng, sampler.generator
-        x0 = np.asarray(x0, dtype=np.float64)
+        if self._local is None:  # context energies need the chain's own
+            engine.ensure_energy(sampler_state)
+        energy0 = sampler_state.potential_energy
+        ctx, prot, kT = self._context, self.protocol, thermodynamic_state.temperature
+        rng, gen = engine.rng, engine.generator
         regions: list[Region] = [self.selector.draw(x0, c, lc, rng) for c, lc in self.centres.draw(x0, rng)]
         active = np.zeros(len(x0), dtype=bool)
         for r in regions:
@@ -357,7 +348,7 @@ class RegionNCMCMove:
         t_sel = time.perf_counter()
 
         # state of the protocol context: x0, fresh velocities on the active particles only
-        m = sampler.masses
+        m = engine.masses
         v0 = rng.normal(size=x0.shape) * np.sqrt(kT / m)[:, None] * active[:, None]
         lambdas = prot.schedule()
         if len(lambdas):  # plain MH (no steps) never touches the protocol context
@@ -415,7 +406,7 @@ class RegionNCMCMove:
         for j, r in enumerate(regions):
             y = x0.copy()
             y[r.active] = x_end[r.active]
-            du, e_new = self._energy_change(sampler, x0, energy0, y, r.active)
+            du, e_new = self._energy_change(engine, x0, energy0, y, r.active)
             dk = 0.5 * float((m[r.active, None] * (v_end[r.active] ** 2 - v0[r.active] ** 2)).sum())
             works.append(self.region_work(du, dk, float(heat[r.active].sum())))
             d_u.append(du)
@@ -442,21 +433,23 @@ class RegionNCMCMove:
                 "energy_old": energy0, "energy_new": e_region[j], "energy_source": self.energy_source,
             })
         # separated regions do not interact, so the energy changes of the accepted ones add up
-        energy = energy0 + sum(d_u[j] for j, rec in enumerate(records) if rec["accepted"])
+        if x_new is not x0:
+            sampler_state.positions = x_new
+            sampler_state.potential_energy = energy0 + sum(d_u[j] for j, rec in enumerate(records) if rec["accepted"])
         if prot.steps:
             # the protocol drew the active zone's velocities afresh and its work counted them: a
             # Gibbs step, so the chain's velocities are redrawn either way
-            sampler._refresh_velocities()
+            sampler_state.velocities = engine.fresh_velocities(kT)
         # plain MH moves positions only and pi(x, v) = pi(x) phi(v): the chain keeps its velocities,
         # so the MD between attempts stays MD (redrawing them every cycle acts as extra friction)
         t_end = time.perf_counter()
-        sampler.timers["proposal_s"] += (t_sel - t_start) + (t_prop1 - t_md1) + (t_prop2 - t_md3)
-        sampler.timers["ncmc_md_s"] = sampler.timers.get("ncmc_md_s", 0.0) + (t_md1 - t_sel) + (t_md3 - t_prop1)
-        sampler.timers["energy_s"] += t_end - t_prop2
+        engine.clock("proposal_s", (t_sel - t_start) + (t_prop1 - t_md1) + (t_prop2 - t_md3))
+        engine.clock("ncmc_md_s", (t_md1 - t_sel) + (t_md3 - t_prop1))
+        engine.clock("energy_s", t_end - t_prop2)
         share = (t_end - t_start) / max(len(records), 1)
         for rec in records:
             rec["wall_s"] = share
-        return records, x_new, energy
+        return records
 
 
 def _zones_separated(regions: list[Region], snapshots: list[np.ndarray], box: np.ndarray | None, cutoff: float) -> list[bool]:

@@ -17,6 +17,7 @@ same functions of their own starting configuration, as the Hastings ratio requir
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -42,7 +43,63 @@ class Jump:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Move:
+class JumpMove:
+    """A move that proposes one jump (``propose``, ``reverse_log_density``) checked by Metropolis-Hastings.
+
+    Subclasses give ``kind``, ``types``, ``propose(positions, rng, generator) -> Jump`` and
+    ``reverse_log_density(jump) -> float`` (log q(x | x'), region choice included); ``apply`` is
+    the move in glassmm's one shape (:mod:`glassmm.sampling.moves`).
+    """
+
+    def apply(self, thermodynamic_state: Any, sampler_state: Any, engine: Any, energy_window: float | None = None) -> list[dict[str, Any]]:
+        """One Metropolis-Hastings jump of ``sampler_state`` (see :mod:`glassmm.sampling.moves`).
+
+        Accepted with min(1, exp(-(U(x') - U(x)) / kT) q(x | x') / q(x' | x)), U from the engine's
+        context and the full proposal densities (region choice included). A jump moves positions
+        only and pi(x, v) = pi(x) phi(v), so the velocities stay. ``energy_window`` (kT) turns
+        the move into the *biased* energy filter (U' - U) / kT < window, labelled so in its record.
+        """
+        t0 = time.perf_counter()
+        kT = thermodynamic_state.temperature
+        energy = engine.ensure_energy(sampler_state)
+        positions = sampler_state.positions
+        jump = self.propose(positions, engine.rng, engine.generator)
+        self.last_jump = jump
+        t1 = time.perf_counter()
+        new_energy = engine.potential_energy(jump.new_positions)
+        t2 = time.perf_counter()
+        d_u = (new_energy - energy) / kT if math.isfinite(new_energy) else math.inf
+        if energy_window is None:
+            log_rev = self.reverse_log_density(jump) if math.isfinite(d_u) else -math.inf
+            log_alpha = -d_u + log_rev - jump.log_q_forward
+        else:
+            log_rev = float("nan")
+            log_alpha = 0.0 if d_u < energy_window else -math.inf
+        t3 = time.perf_counter()
+        accepted = bool(math.log(engine.rng.uniform()) < log_alpha) if not math.isnan(log_alpha) else False
+        if accepted:
+            sampler_state.positions, sampler_state.potential_energy = jump.new_positions, new_energy
+        engine.clock("proposal_s", (t1 - t0) + (t3 - t2))
+        engine.clock("energy_s", t2 - t1)
+        return [{
+            "kind": jump.kind,
+            "n_moved": int(len(jump.moved)),
+            "energy_old": energy,
+            "energy_new": new_energy,
+            "delta_energy_kT": d_u,
+            "log_q_forward": jump.log_q_forward,
+            "log_q_reverse": log_rev,
+            "log_region_forward": jump.log_region_forward,
+            "log_region_reverse": jump.log_region_reverse,
+            "log_alpha": log_alpha,
+            "accepted": accepted,
+            "max_displacement": float(np.sqrt((jump.displacement**2).sum(1)).max()) if len(jump.moved) else 0.0,
+            "wall_s": time.perf_counter() - t0,
+            "biased": energy_window is not None,
+        }]
+
+
+class _Move(JumpMove):
     kind = "move"
 
     def __init__(self, model: Any, types: np.ndarray, box: np.ndarray | None) -> None:

@@ -46,8 +46,9 @@ import torch
 
 from glassmm import geometry, units
 from glassmm.io import atomic_write
+from glassmm.sampling.moves import Engine, MDMove, SamplerState, ThermodynamicState
+from glassmm.sampling.ncmc import RegionNCMCMove
 from glassmm.sampling.proposals import Jump
-from glassmm.simulation import get_positions, potential_energy, set_velocities
 
 SCHEMA = "glassmm.sampler/1"
 
@@ -89,27 +90,33 @@ def _plane_constrained(integrator: Any) -> bool:
 
 
 class GenerativeSampler:
-    """MD plus checked generative jumps around an ``openmm.app.Simulation``.
+    """MD plus checked jumps around an ``openmm.app.Simulation``: a chain of moves in one shape.
+
+    Each cycle applies an :class:`~glassmm.sampling.moves.MDMove` of ``md_steps`` and then
+    ``proposals_per_cycle`` jump moves, each chosen by weight independently of the state; every
+    move acts as ``move.apply(thermodynamic_state, sampler_state, engine)``
+    (:mod:`glassmm.sampling.moves`), so the sampler never reaches into a move and a move sees
+    only the engine's public interface.
 
     Parameters
     ----------
     simulation : openmm.app.Simulation
         Its integrator must sample the canonical ensemble at ``temperature`` (Langevin or
-        Nose-Hoover); its context holds the current state.
+        Nose-Hoover); its context holds the start, and the chain's state after each cycle.
     moves : move or sequence of (move, weight)
-        :class:`~glassmm.sampling.proposals.LocalMove` / :class:`GlobalMove` objects; each
-        attempt picks one with the given weights, independently of the state.
+        :class:`~glassmm.sampling.proposals.LocalMove` / :class:`GlobalMove` or
+        :class:`~glassmm.sampling.ncmc.RegionNCMCMove` objects (anything with ``apply``).
     temperature : float (reduced) or Quantity
     md_steps : int
         MD steps per cycle (0 gives a pure Monte Carlo chain).
     proposals_per_cycle : int
     check : JumpCheck
     output : path, optional
-        Directory for ``attempts.jsonl``, ``checkpoint.npz``, ``summary.json`` and plots.
+        Directory for ``attempts.jsonl``, ``trajectory.h5``, ``checkpoint.npz``, ``summary.json`` and plots.
     seed : int
-        Seeds the jump generators (numpy and torch).
+        Seeds the moves' random streams (numpy and torch).
     mode : {"exact", "explore"}
-        "explore" filters jumps by energy only and is biased (labelled so everywhere).
+        "explore" filters single jumps by energy only and is biased (labelled so everywhere).
     energy_window : float (kT)
         Acceptance threshold on (U' - U) / kT in "explore" mode.
     checkpoint_every : int
@@ -139,14 +146,13 @@ class GenerativeSampler:
         if md_steps < 0 or proposals_per_cycle < 0:
             raise ValueError("md_steps and proposals_per_cycle must be non-negative")
         self.simulation = simulation
-        self.context: openmm.Context = simulation.context
-        if isinstance(moves, Sequence) and not (hasattr(moves, "propose") or hasattr(moves, "run_attempt")):
+        if isinstance(moves, Sequence) and not hasattr(moves, "apply"):
             pairs = [(m, float(w)) for m, w in moves]
         else:
             pairs = [(moves, 1.0)]
         if not pairs or any(w <= 0 for _, w in pairs):
             raise ValueError("moves must be a move or a non-empty sequence of (move, positive weight)")
-        n = self.context.getSystem().getNumParticles()
+        n = simulation.context.getSystem().getNumParticles()
         if _plane_constrained(simulation.integrator):
             # the proposal models draw 3D displacements and the velocity refresh is 3D: in a
             # 2D system the jumps would leave the plane, so refuse rather than mislead
@@ -156,12 +162,14 @@ class GenerativeSampler:
             if len(m.types) != n:
                 raise ValueError(f"a {m.kind} move was built for {len(m.types)} particles; the simulation has {n}")
         self.moves = [m for m, _ in pairs]
-        if mode == "explore" and any(hasattr(m, "run_attempt") for m in self.moves):
+        if mode == "explore" and any(isinstance(m, RegionNCMCMove) for m in self.moves):
             raise ValueError("region NCMC moves are always exact; mode='explore' applies to single-jump moves only")
         w = np.array([w for _, w in pairs])
         self.move_weights = w / w.sum()
         self.temperature = units.as_reduced_temperature(temperature)
+        self.thermodynamic_state = ThermodynamicState(self.temperature)
         self.md_steps, self.proposals_per_cycle = int(md_steps), int(proposals_per_cycle)
+        self.md = MDMove(self.md_steps)
         self.check = check if check is not None else JumpCheck()
         self.mode, self.energy_window = mode, float(energy_window)
         self.biased = mode == "explore"
@@ -174,43 +182,52 @@ class GenerativeSampler:
         self.frame_every = int(frame_every)
         self.progress = progress
         self.seed = int(seed)
-        self.rng = np.random.default_rng(seed)
-        self.generator = torch.Generator().manual_seed(seed)
-        system = self.context.getSystem()
-        self.masses = np.array([units.mass_from_openmm(system.getParticleMass(i)) for i in range(n)])
-        # fresh Maxwell-Boltzmann velocities carry momentum unless a remover takes it out
-        self.dof = geometry.degrees_of_freedom(
-            n, 3, n_constraints=system.getNumConstraints(),
-            momentum_conserved=any(isinstance(system.getForce(i), openmm.CMMotionRemover)
-                                   for i in range(system.getNumForces())))
-        # the box is fixed (NVT); read it once for the overlap check
-        self.box = (
-            units.box_from_openmm(self.context.getState().getPeriodicBoxVectors())
-            if system.usesPeriodicBoundaryConditions() else None
-        )
+        self.engine = Engine(simulation, self.seed)
+        for key in ("md_s", "proposal_s", "energy_s", "check_s", "ncmc_md_s"):
+            self.engine.timers.setdefault(key, 0.0)
+        self.box = self.engine.box  # NVT: the box is fixed
+        self.state = self._read_state()
         self.cycle = 0
-        #: the positions array the context holds (None: unknown); moves that evaluate energies
-        #: elsewhere leave the context alone, and the sampler sets it once per cycle
-        self.context_positions: np.ndarray | None = None
-        self.last_jump: Jump | None = None
         self.records: list[dict[str, Any]] = []
         self.n_accepted = 0
-        self.timers = {"md_s": 0.0, "proposal_s": 0.0, "energy_s": 0.0, "check_s": 0.0, "ncmc_md_s": 0.0}
+
+    # ------------------------------------------------------------------ what the chain holds
+    @property
+    def context(self) -> openmm.Context:
+        return self.simulation.context
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self.engine.rng
+
+    @property
+    def generator(self) -> torch.Generator:
+        return self.engine.generator
+
+    @property
+    def timers(self) -> dict[str, float]:
+        return self.engine.timers
+
+    @property
+    def masses(self) -> np.ndarray:
+        return self.engine.masses
+
+    @property
+    def dof(self) -> int:
+        return self.engine.dof
+
+    @property
+    def last_jump(self) -> Jump | None:
+        """The last single jump proposed (diagnostics)."""
+        jumps = [getattr(m, "last_jump", None) for m in self.moves]
+        return next((j for j in jumps if j is not None), None)
+
+    def _read_state(self) -> SamplerState:
+        state = SamplerState(np.zeros((self.engine.n_particles, 3)))
+        self.engine.pull(state)
+        return state
 
     # ------------------------------------------------------------------ one attempt
-    def sync_context(self, positions: np.ndarray) -> None:
-        """Put the chain's ``positions`` into the simulation's context unless it holds them already."""
-        if self.context_positions is not positions:
-            self.context.setPositions(units.length_to_openmm(positions))
-            self.context_positions = positions
-
-    def _needs_total_energy(self) -> bool:
-        return any(getattr(m, "needs_total_energy", True) for m in self.moves)
-
-    def _refresh_velocities(self) -> None:
-        v = self.rng.normal(size=(len(self.masses), 3)) * np.sqrt(self.temperature / self.masses)[:, None]
-        set_velocities(self.context, v)
-
     def _check_accepted(self, positions: np.ndarray) -> str:
         """Why an accepted state looks unsound ('' when it looks fine); raises when it is non-finite."""
         from glassmm.simulation import SimulationBlewUp
@@ -222,113 +239,55 @@ class GenerativeSampler:
             return "overlap"
         return ""
 
-    def _check_md(self) -> tuple[str, np.ndarray, float]:
-        """Run the check's MD (after every attempt); returns what it found and the state after it.
-
-        Returns the reason the kinetic temperature looks wrong ('' when fine), and the positions
-        and potential energy (reduced) after the MD, read in the one getState it needs anyway.
-        """
+    def _check_md(self) -> str:
+        """The check's MD (after every attempt): what it found of the kinetic temperature ('' when fine)."""
         from glassmm.simulation import SimulationBlewUp
 
         c = self.check
-        self.simulation.step(c.steps)
-        state = self.context.getState(positions=True, energy=True)
-        x = units.positions_from_openmm(state.getPositions(asNumpy=True))
-        ke = float(units.as_reduced_energy(state.getKineticEnergy()))
-        pe = float(units.as_reduced_energy(state.getPotentialEnergy()))
-        if not np.isfinite(x).all() or not math.isfinite(ke) or not math.isfinite(pe):
+        MDMove(c.steps).apply(self.thermodynamic_state, self.state, self.engine)
+        x, v = self.state.positions, self.state.velocities
+        if not np.isfinite(x).all() or not np.isfinite(v).all():
             raise SimulationBlewUp(f"the chain's state became non-finite during the {c.steps} check MD steps")
-        t_kin = 2.0 * ke / self.dof
+        t_kin = geometry.kinetic_temperature(v, self.masses, dof=self.dof)
         if abs(t_kin - self.temperature) > c.temperature_sigmas * self.temperature * math.sqrt(2.0 / self.dof):
-            return f"kinetic temperature {t_kin:.4g} far from {self.temperature:.4g}", x, pe
-        return "", x, pe
+            return f"kinetic temperature {t_kin:.4g} far from {self.temperature:.4g}"
+        return ""
 
-    def step_moves(self, positions: np.ndarray, energy: float) -> tuple[list[dict[str, Any]], np.ndarray, float]:
-        """One attempt of a move chosen by weight: a single jump, or a region NCMC move (one record per region)."""
-        move = self.moves[int(self.rng.choice(len(self.moves), p=self.move_weights))]
-        if hasattr(move, "run_attempt"):
-            recs, positions, energy = move.run_attempt(self, positions, energy)
-        else:
-            rec, positions, energy = self.attempt(positions, energy, move)
-            recs = [rec]
+    def apply_move(self, move: Any) -> list[dict[str, Any]]:
+        """Apply one jump move to the chain's state; returns its records (stored in ``records``)."""
+        kw = {"energy_window": self.energy_window} if self.biased else {}
+        recs = move.apply(self.thermodynamic_state, self.state, self.engine, **kw)
+        if any(r["accepted"] for r in recs):
+            verdict = self._check_accepted(self.state.positions) or "ok"
+            for r in recs:
+                if r["accepted"] and r.get("check") is None:
+                    r["check"] = verdict
         if self.check.steps > 0:  # after every attempt: an MD kernel applied whatever the outcome
             tc = time.perf_counter()
-            self.sync_context(positions)
-            reason, positions, energy = self._check_md()
-            self.context_positions = positions
+            reason = self._check_md()
             for r in recs:
                 r["check_md"] = reason or "ok"
-            self.timers["check_s"] += time.perf_counter() - tc
+            self.engine.clock("check_s", time.perf_counter() - tc)
         for r in recs:
+            r.setdefault("check", None)
             r["attempt"] = len(self.records)
             r["cycle"] = self.cycle
             r.setdefault("biased", self.biased)
             self.records.append(r)
             self.n_accepted += bool(r["accepted"])
-        return recs, positions, energy
+        return recs
 
-    def attempt(self, positions: np.ndarray, energy: float, move: Any = None) -> tuple[dict[str, Any], np.ndarray, float]:
-        """Propose, check and accept or reject one jump from (positions, energy).
-
-        ``move`` defaults to one chosen by weight among the single-jump moves. Returns the
-        record (not yet stored in ``records``), and the positions and energy of the state the
-        chain is in after.
-        """
-        t0 = time.perf_counter()
-        energy_old = energy
-        if move is None:
-            jumps = [i for i, m in enumerate(self.moves) if not hasattr(m, "run_attempt")]
-            w = self.move_weights[jumps] / self.move_weights[jumps].sum()
-            move = self.moves[jumps[int(self.rng.choice(len(jumps), p=w))]]
-        jump: Jump = move.propose(positions, self.rng, self.generator)
-        self.last_jump = jump
-        t1 = time.perf_counter()
-        self.context.setPositions(units.length_to_openmm(jump.new_positions))
-        self.context_positions = jump.new_positions  # a rejection restores it lazily (sync_context)
-        new_energy = potential_energy(self.context)
-        t2 = time.perf_counter()
-        d_u = (new_energy - energy) / self.temperature if math.isfinite(new_energy) else math.inf
-        if self.mode == "exact":
-            log_rev = move.reverse_log_density(jump) if math.isfinite(d_u) else -math.inf
-            log_alpha = -d_u + log_rev - jump.log_q_forward
-        else:
-            log_rev = float("nan")
-            log_alpha = 0.0 if d_u < self.energy_window else -math.inf
-        t3 = time.perf_counter()
-        accepted = bool(math.log(self.rng.uniform()) < log_alpha) if not math.isnan(log_alpha) else False
-        check = None
-        if accepted:
-            positions, energy = jump.new_positions, new_energy
-            check = self._check_accepted(positions) or "ok"
-        self.timers["proposal_s"] += (t1 - t0) + (t3 - t2)
-        self.timers["energy_s"] += t2 - t1
-        record = {
-            "attempt": len(self.records),
-            "cycle": self.cycle,
-            "kind": jump.kind,
-            "n_moved": int(len(jump.moved)),
-            "energy_old": energy_old,
-            "energy_new": new_energy,
-            "delta_energy_kT": d_u,
-            "log_q_forward": jump.log_q_forward,
-            "log_q_reverse": log_rev,
-            "log_region_forward": jump.log_region_forward,
-            "log_region_reverse": jump.log_region_reverse,
-            "log_alpha": log_alpha,
-            "check": check,
-            "accepted": accepted,
-            "max_displacement": float(np.sqrt((jump.displacement**2).sum(1)).max()) if len(jump.moved) else 0.0,
-            "wall_s": time.perf_counter() - t0,
-            "biased": self.biased,
-        }
-        return record, positions, energy
+    def step_moves(self) -> list[dict[str, Any]]:
+        """One attempt of a move chosen by weight (a single jump, or a region move: one record per region)."""
+        return self.apply_move(self.moves[int(self.rng.choice(len(self.moves), p=self.move_weights))])
 
     # ------------------------------------------------------------------ the run
     def run(self, n_cycles: int, resume: bool = False, callback: Callable[["GenerativeSampler"], Any] | None = None) -> dict[str, Any]:
         """Run until ``n_cycles`` cycles are done in total (resuming from the checkpoint if asked).
 
-        ``callback(sampler)`` is called after every cycle; a true return value stops the run
-        early (after a checkpoint), e.g. at the end of a wall-clock budget.
+        ``callback(sampler)`` is called after every cycle, with the simulation's context
+        holding the chain's state; a true return value stops the run early (after a
+        checkpoint), e.g. at the end of a wall-clock budget.
 
         Returns the summary (also written to ``summary.json`` with a plot when ``output`` is set).
         """
@@ -346,25 +305,17 @@ class GenerativeSampler:
         bar = tqdm(total=n_cycles, initial=self.cycle, desc="sampler cycles", disable=not self.progress, unit="cycle")
         try:
             while self.cycle < n_cycles:
-                t0 = time.perf_counter()
-                if self.md_steps:
-                    self.simulation.step(self.md_steps)
-                self.timers["md_s"] += time.perf_counter() - t0
-                if self.proposals_per_cycle:
-                    x = get_positions(self.context)
-                    self.context_positions = x
-                    # getState(energy=True) costs more than an MD step: only when a move needs it
-                    energy = potential_energy(self.context) if self._needs_total_energy() else math.nan
-                    for _ in range(self.proposals_per_cycle):
-                        recs, x, energy = self.step_moves(x, energy)
-                        if log is not None:
-                            for rec in recs:
-                                log.write(json.dumps(rec) + "\n")
-                            log.flush()
-                    self.sync_context(x)
+                self.md.apply(self.thermodynamic_state, self.state, self.engine)
+                for _ in range(self.proposals_per_cycle):
+                    recs = self.step_moves()
+                    if log is not None:
+                        for rec in recs:
+                            log.write(json.dumps(rec) + "\n")
+                        log.flush()
+                self.engine.push(self.state)  # the context holds the chain (callbacks, checkpoints read it)
                 self.cycle += 1
                 if traj is not None and self.cycle % self.frame_every == 0:
-                    self._write_frame(traj, x if self.proposals_per_cycle else get_positions(self.context))
+                    self._write_frame(traj, self.state.positions)
                 bar.update(1)
                 bar.set_postfix(acc=f"{self.acceptance_rate():.3f}")
                 stop = bool(callback(self)) if callback is not None else False
@@ -477,6 +428,7 @@ class GenerativeSampler:
             blob = m.checkpoint_state() if hasattr(m, "checkpoint_state") else None
             if blob is not None:
                 extra[f"move{i}_context"] = np.frombuffer(blob, dtype=np.uint8)
+        self.engine.push(self.state)
         with atomic_write(path) as fh:
             np.savez(
                 fh,
@@ -503,11 +455,14 @@ class GenerativeSampler:
         if state.get("schema") != SCHEMA:
             raise ValueError(f"{path} has schema {state.get('schema')!r}; expected {SCHEMA!r}")
         self.context.loadCheckpoint(ctx)
+        self.state = self._read_state()
         for i, blob in move_blobs.items():
             self.moves[i].restore_checkpoint(blob)
         self.rng.bit_generator.state = state["rng"]
         self.generator.set_state(gen)
-        self.cycle, self.timers = int(state["cycle"]), dict(state["timers"])
+        self.cycle = int(state["cycle"])
+        self.engine.timers.clear()
+        self.engine.timers.update(state["timers"])
         self.records = _read_records(self.output / "attempts.jsonl")[: int(state["n_records"])]
         if len(self.records) != int(state["n_records"]):
             raise ValueError(f"{self.output / 'attempts.jsonl'} holds fewer attempts than the checkpoint says")
