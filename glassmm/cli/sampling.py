@@ -84,4 +84,40 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-ADDERS = [_add_train_proposal, _add_sample]
+def _add_temper(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("temper", help="parallel tempering (temperature replica exchange) of a KA liquid")
+    p.add_argument("--input", help="start every replica from this npz configuration (else a fresh melt of -n particles)")
+    p.add_argument("-n", "--n-particles", type=int, default=256)
+    p.add_argument("--dimensions", type=int, default=3, choices=(2, 3))
+    p.add_argument("--tmin", type=float, help="lowest temperature (reduced)")
+    p.add_argument("--tmax", type=float, help="highest temperature (reduced)")
+    p.add_argument("-R", "--replicas", type=int, default=8, help="rungs of the geometric ladder from --tmin to --tmax")
+    p.add_argument("--temperatures", type=float, nargs="+", help="the ladder itself (reduced, increasing)")
+    p.add_argument("--tune", type=int, default=0, metavar="ROUNDS",
+                   help="first run ROUNDS rounds and respace the rungs for equal neighbour acceptance")
+    p.add_argument("--rounds", type=int, default=1000, help="total rounds (a resumed run continues to this)")
+    p.add_argument("--md-steps", type=int, default=200, help="MD steps per replica between exchange attempts")
+    p.add_argument("--executor", default="serial",
+                   help="serial (one process), processes (one per replica) or a Dask scheduler address")
+    add_platform(p)
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per replica")
+    p.add_argument("--frame-every", type=int, default=10, help="rounds between frames (by temperature and by replica)")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="rounds between checkpoints")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.npz on OUTPUT/ladder.json")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=_cmd_temper)
+
+
+def _cmd_temper(args: argparse.Namespace) -> int:
+    from glassmm.sampling.workflow import temper
+
+    print_json(temper(
+        args.output, args.tmin, args.tmax, args.replicas, args.temperatures, args.rounds, args.md_steps, args.input,
+        args.n_particles, args.dimensions, args.tune, args.executor, args.platform, args.threads,
+        args.seed, args.frame_every, args.checkpoint_every, args.resume,
+    ))
+    return 0
+
+
+ADDERS = [_add_train_proposal, _add_sample, _add_temper]

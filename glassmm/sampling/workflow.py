@@ -261,3 +261,80 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, np.generic):
         return x.item()
     raise TypeError(type(x).__name__)
+
+
+def temper(
+    output: str | Path,
+    t_min: float | None = None,
+    t_max: float | None = None,
+    replicas: int = 8,
+    temperatures: list[float] | None = None,
+    rounds: int = 1000,
+    md_steps: int = 200,
+    input: str | Path | None = None,
+    n_particles: int = 256,
+    dimensions: int = 3,
+    tune_rounds: int = 0,
+    executor: Any = "serial",
+    platform: str = "CPU",
+    threads: int | None = 1,
+    seed: int = 0,
+    frame_every: int = 10,
+    checkpoint_every: int = 50,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Parallel tempering of a KA liquid (3D or 2D) over a temperature ladder; see :mod:`glassmm.sampling.tempering`.
+
+    The ladder is ``temperatures`` or ``replicas`` rungs geometric from ``t_min`` to ``t_max``;
+    ``tune_rounds`` > 0 first runs that many rounds without output and respaces the rungs for
+    equal neighbour acceptance (:func:`~glassmm.sampling.tempering.tune_ladder`). Every replica
+    starts from the same configuration: the input, or a fresh melt at T = 2. The ladder is kept
+    in ``ladder.json``, so ``resume`` continues the same run. Returns the summary.
+    """
+    from glassmm.io import atomic_write, load_configuration
+    from glassmm.sampling.tempering import geometric_ladder, ka_tempering, tune_ladder
+    from glassmm.simulation import create_simulation, get_positions
+    from glassmm.systems import KobAndersen
+
+    output = Path(output)
+    ladder_file = output / "ladder.json"
+    resuming = resume and ladder_file.exists() and (output / "checkpoint.npz").exists()
+    if input is not None:
+        ka = KobAndersen.from_configuration(load_configuration(input))
+    else:
+        ka = KobAndersen(n_particles, positions="random", seed=seed, dimensions=dimensions)
+    if resuming:
+        ladder = np.asarray(json.loads(ladder_file.read_text())["temperatures"])
+    else:
+        ladder = np.asarray(temperatures, dtype=np.float64) if temperatures else None
+        if ladder is None:
+            if t_min is None or t_max is None:
+                raise ValueError("give the ladder: temperatures, or t_min and t_max (and replicas)")
+            ladder = geometric_ladder(t_min, t_max, replicas)
+        if input is None:  # a liquid to start from: melt the random start at T = 2
+            sim = create_simulation(ka, "langevin", temperature=2.0, seed=seed, platform=platform, threads=threads)
+            sim.step(4000)
+            ka.positions_reduced = get_positions(sim.context)
+        if tune_rounds > 0:
+            probe = ka_tempering(ka, ladder, md_steps=md_steps, executor=executor, platform=platform, threads=threads,
+                                 seed=seed + 17, frame_every=0, progress=progress)
+            try:
+                probe.run(tune_rounds)
+                tuned = tune_ladder(ladder, np.nan_to_num(probe.acceptance(), nan=0.0))
+            finally:
+                probe.close()
+            ladder = tuned
+        output.mkdir(parents=True, exist_ok=True)
+        with atomic_write(ladder_file, "w") as fh:
+            json.dump({"temperatures": ladder.tolist(), "tuned_for_rounds": tune_rounds, "units": "epsilon_AA/k_B"}, fh)
+    pt = ka_tempering(ka, ladder, md_steps=md_steps, output=output, executor=executor, platform=platform, threads=threads,
+                      seed=seed, frame_every=frame_every, checkpoint_every=checkpoint_every, progress=progress)
+    try:
+        t0 = time.perf_counter()
+        summary = pt.run(rounds, resume=resuming)
+        summary["wall_s"] = time.perf_counter() - t0
+    finally:
+        pt.close()
+    summary["n_particles"], summary["dimensions"] = ka.n_particles, ka.dimensions
+    return summary

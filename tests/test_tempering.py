@@ -1,0 +1,217 @@
+"""Parallel tempering: ladders, the exchange rule, exactness on double wells, files, checkpoints, workers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import glassmm
+from glassmm.sampling.tempering import NeighbourExchange, ParallelTempering, geometric_ladder, ka_tempering, tune_ladder
+
+
+def test_ladders():
+    t = geometric_ladder(0.45, 0.8, 6)
+    assert t[0] == pytest.approx(0.45) and t[-1] == pytest.approx(0.8)
+    assert np.allclose(t[1:] / t[:-1], (0.8 / 0.45) ** 0.2)
+    # acceptances that fall along the ladder: the tuned ladder crowds rungs where they were low,
+    # and with a ~ exp(-c (delta ln T)^2 / T) (a Gaussian-energy model) it equalises them
+    c = 40.0
+
+    def acc(lad):
+        return np.exp(-c * np.diff(np.log(lad)) ** 2 / lad[:-1])
+
+    tuned = t
+    for _ in range(4):
+        tuned = tune_ladder(tuned, acc(tuned))
+    a0, a1 = acc(t), acc(tuned)
+    assert a1.std() < 0.25 * a0.std()
+    assert tuned[0] == pytest.approx(0.45) and tuned[-1] == pytest.approx(0.8) and np.all(np.diff(tuned) > 0)
+    with pytest.raises(ValueError, match="acceptances"):
+        tune_ladder(t, [0.5, 0.5])
+    with pytest.raises(ValueError, match="ladder"):
+        geometric_ladder(0.8, 0.45, 4)
+
+
+def test_exchange_rule_is_the_exact_one_and_alternates_pairs():
+    ex = NeighbourExchange()
+    temps = np.array([0.5, 0.6, 0.75, 0.9])
+    energies = np.array([-10.0, -9.0, -8.5, -7.0])
+    rng = np.random.default_rng(0)
+    new, recs = ex.apply(temps, energies, np.arange(4), 0, rng)
+    assert [r["pair"] for r in recs] == [0, 2]
+    assert recs[0]["log_alpha"] == pytest.approx((1 / 0.5 - 1 / 0.6) * (-10.0 + 9.0))
+    _, recs = ex.apply(temps, energies, np.arange(4), 1, rng)
+    assert [r["pair"] for r in recs] == [1]
+    # the frequency of acceptance matches min(1, exp(log alpha))
+    n = 20000
+    hits = sum(ex.apply(temps, energies, np.arange(4), 1, rng)[1][0]["accepted"] for _ in range(n))
+    p = math.exp((1 / 0.6 - 1 / 0.75) * (-9.0 + 8.5))
+    assert abs(hits / n - p) < 5 * math.sqrt(p * (1 - p) / n)
+
+
+class _WrongSign(NeighbourExchange):
+    """The wrong rule the test must catch: the energy difference with the wrong sign."""
+
+    @staticmethod
+    def log_alpha(beta_low, beta_high, u_low, u_high):
+        return -(beta_low - beta_high) * (u_low - u_high)
+
+
+def _pt_double_well_chains(exchange, chains: int, rounds: int, temps=(0.4, 0.6, 0.9), height: float = 1.5, n: int = 3, seed: int = 0):
+    """x at each rung after every round of ``chains`` independent PT runs, each started from exact
+    equilibrium draws at its rungs; and the acceptance per pair."""
+    from tests.double_well import double_well, exact_draws
+
+    sim = double_well(n, height)  # kept alive: its context owns the system
+    system = sim.system
+    rng = np.random.default_rng(seed)
+    xs = np.empty((len(temps), chains, rounds, n))
+    acc = []
+    for c in range(chains):
+        # exact draws at each rung: the double well at T is the kT = 1 well of height h / T (x), y, z ~ N(0, T)
+        starts = []
+        for T in temps:
+            x = exact_draws(n, height / T, rng)
+            x[:, 1:] *= math.sqrt(T)
+            starts.append(x)
+        pt = ParallelTempering(system, np.array(starts), temps, np.zeros(n, dtype=int), None, md_steps=10, exchange=exchange,
+                               platform="Reference", seed=1000 * seed + c, frame_every=0, progress=False)
+        for t in range(rounds):
+            pt.step()
+            states = pt.pool.call("get_state")
+            for k in range(len(temps)):
+                xs[k, c, t] = states[pt.assignment[k]][0][:, 0]
+        acc.append(pt.acceptance())
+        pt.close()
+    return xs, np.nanmean(acc, axis=0)
+
+
+@pytest.mark.parametrize("chains,rounds,against_wrong_rule", [(40, 80, True), pytest.param(100, 200, True, marks=pytest.mark.slow)])
+def test_tempering_keeps_every_rung_exact_and_a_wrong_rule_does_not(chains, rounds, against_wrong_rule):
+    """Double wells (h = 1.5, three particles) at T = 0.4, 0.6, 0.9: each rung's x histogram
+    against its exact marginal, errors from the scatter between independent runs started in
+    equilibrium (limit 5); exchanging with the wrong sign must fail the same test (> 6). Measured
+    at 40 runs x 80 rounds over four seeds: correct 1.4-2.0, wrong sign 8.3-10.4."""
+    from tests.double_well import chain_bin_z
+
+    temps = (0.4, 0.6, 0.9)
+    xs, acc = _pt_double_well_chains(NeighbourExchange(), chains, rounds, temps)
+    assert np.all((acc > 0.1) & (acc < 0.95)), acc  # exchanges happen, so the test means something
+    for k, T in enumerate(temps):
+        z = chain_bin_z(xs[k], height=1.5 / T)
+        assert np.abs(z).max() < 5.0, (T, z)
+    if against_wrong_rule:
+        bad, _ = _pt_double_well_chains(_WrongSign(), chains, rounds, temps)
+        worst = max(np.abs(chain_bin_z(bad[k], height=1.5 / T)).max() for k, T in enumerate(temps))
+        assert worst > 6.0, worst
+
+
+@pytest.fixture(scope="module")
+def small_ka():
+    from glassmm.testing import equilibrated_liquid
+
+    return equilibrated_liquid(160, 1.0, seed=2, steps=500, platform="Reference")
+
+
+def test_files_checkpoint_and_bit_identical_resume(small_ka, tmp_path):
+    """A killed run resumes from its checkpoint and ends where an uninterrupted one does (Reference);
+    the frames by temperature and by replica agree with the round log."""
+    import h5py
+
+    from glassmm.trajectory import read_trajectory
+
+    temps = geometric_ladder(0.7, 1.1, 3)
+
+    def make(out):
+        return ka_tempering(small_ka, temps, md_steps=20, output=out, frame_every=4, checkpoint_every=6, platform="Reference",
+                            seed=3, progress=False)
+
+    full = make(tmp_path / "full")
+    s_full = full.run(12)
+    part = make(tmp_path / "part")
+    part.run(6)
+    part.close()
+    resumed = make(tmp_path / "part")
+    s_res = resumed.run(12, resume=True)
+    assert s_res["rounds"] == 12 and s_res["attempts"] == s_full["attempts"] and s_res["acceptance"] == s_full["acceptance"]
+    a, b = full.pool.call("get_state"), resumed.pool.call("get_state")
+    for (xa, va, ea), (xb, vb, eb) in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(va, vb)
+    with h5py.File(tmp_path / "full" / "tempering.h5") as h1, h5py.File(tmp_path / "part" / "tempering.h5") as h2:
+        assert list(h2["step"][:]) == list(range(1, 13))
+        np.testing.assert_array_equal(h1["energy"][:], h2["energy"][:])
+        np.testing.assert_array_equal(h1["replica_at"][:], h2["replica_at"][:])
+        at = h1["replica_at"][:]
+        energy = h1["energy"][:]
+    for k in range(3):
+        tk = read_trajectory(tmp_path / "full" / "by_temperature" / f"T{k}.h5")
+        assert list(tk.step) == [4, 8, 12]
+        assert np.array_equal(tk.types, small_ka.types)
+        for f, step in enumerate(tk.step):
+            r = int(tk.extra["replica"][f])
+            assert r == at[step - 1, k]
+            assert tk.extra["energy"][f] == pytest.approx(energy[step - 1, k])
+            tr = read_trajectory(tmp_path / "full" / "by_replica" / f"replica{r}.h5")
+            np.testing.assert_allclose(tr.positions[f], tk.positions[f])
+            assert tr.extra["rung"][f] == k and tr.extra["temperature"][f] == pytest.approx(temps[k])
+    assert (tmp_path / "full" / "tempering.png").stat().st_size > 0
+    full.close()
+    resumed.close()
+    other = ka_tempering(small_ka, geometric_ladder(0.7, 1.2, 3), md_steps=20, output=tmp_path / "full", platform="Reference",
+                         progress=False)
+    with pytest.raises(ValueError, match="ladder"):
+        other.run(13, resume=True)
+    other.close()
+
+
+def test_replicas_in_worker_processes(small_ka, tmp_path):
+    pt = ka_tempering(small_ka, geometric_ladder(0.8, 1.0, 2), md_steps=10, executor="processes", platform="CPU",
+                      output=tmp_path, frame_every=2, seed=1, progress=False)
+    try:
+        s = pt.run(4)
+        assert s["executor"] == "processes" and s["rounds"] == 4 and np.isfinite(pt.energies).all()
+        assert sum(s["attempts"]) == 2  # pair 0 in the even rounds
+    finally:
+        pt.close()
+    with pytest.raises(ValueError, match="executor"):
+        ka_tempering(small_ka, [0.8, 1.0], executor="threads")
+
+
+def test_cli_temper_tunes_runs_and_resumes_in_2d(tmp_path, capsys):
+    """`glassmm temper` on a 2D KA liquid: tuned ladder kept in ladder.json, resumed to the same ladder."""
+    import json
+
+    from glassmm.cli import main
+
+    out = tmp_path / "pt"
+    args = ["temper", "-n", "200", "--dimensions", "2", "--tmin", "0.6", "--tmax", "1.0", "-R", "3", "--md-steps", "10",
+            "--platform", "Reference", "--frame-every", "2", "--checkpoint-every", "2", "-o", str(out)]
+    assert main(args + ["--rounds", "4", "--tune", "4"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    ladder = json.loads((out / "ladder.json").read_text())["temperatures"]
+    assert first["temperatures"] == pytest.approx(ladder) and ladder[0] == pytest.approx(0.6) and ladder[-1] == pytest.approx(1.0)
+    assert main(args + ["--rounds", "6", "--resume"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["rounds"] == 6 and second["temperatures"] == pytest.approx(ladder) and second["dimensions"] == 2
+    from glassmm.trajectory import read_trajectory
+
+    tr = read_trajectory(out / "by_temperature" / "T0.h5")
+    assert list(tr.step) == [2, 4, 6] and np.all(tr.positions[..., 2] == 0.0)  # the plane is kept
+    assert main(["temper", "--tmin", "0.6", "-o", str(tmp_path / "x"), "--rounds", "1"]) == 2
+    assert "t_min and t_max" in capsys.readouterr().err
+
+
+def test_crystalline_fraction_tells_fcc_from_the_liquid(small_ka):
+    from glassmm.analysis.crystal import crystalline_fraction
+
+    n_cell, a = 4, (4 / 1.2) ** (1 / 3)
+    basis = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    cells = np.array([[i, j, k] for i in range(n_cell) for j in range(n_cell) for k in range(n_cell)])
+    x = ((cells[:, None, :] + basis[None]) * a).reshape(-1, 3)
+    box = np.full(3, n_cell * a)
+    rng = np.random.default_rng(0)
+    assert crystalline_fraction(x + rng.normal(scale=0.05, size=x.shape), box, np.zeros(len(x), dtype=int)) == 1.0
+    assert crystalline_fraction(small_ka.positions_reduced, small_ka.box, small_ka.types) < 0.05
