@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -396,14 +397,17 @@ def predict_file(path: str | Path, model: str, output: str | Path | None = None,
     pred = predictor(c.positions, c.box, c.types, inherent_positions=c.inherent_positions,
                      cage_positions=c.cage_positions, platform=platform,
                      temperature=c.temperature if c.temperature is not None else temperature)
+    record = predictor.record() if hasattr(predictor, "record") else {"model": str(model)}
     if output:
+        # the file says which model made it: inputs, target time, training temperatures, units
         save_npz(output, propensity=pred.propensity, types=c.types, units=np.str_(UNITS_NOTE),
+                 model_record=np.str_(json.dumps(record)),
                  **({"temperature": np.float64(pred.temperature)} if pred.temperature is not None else {}))
     A = c.types == 0
     return {"file": str(path), "model": str(model), "n_particles": c.n_particles,
             "device": str(predictor.device) if hasattr(predictor, "device") else None,
             "propensity_mean_A": float(pred.propensity[A].mean()), "propensity_std_A": float(pred.propensity[A].std()),
-            "temperature": pred.temperature, "output": None if output is None else str(output)}
+            "temperature": pred.temperature, "output": None if output is None else str(output), "model_record": record}
 
 
 def _equilibrated(ka: Any, T: float, integrator: str, melt: bool, equilibration_time: float, dt: float,

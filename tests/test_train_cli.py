@@ -40,6 +40,8 @@ def test_evaluate_and_predict(toy_model, shared_files, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     p = np.load(tmp_path / "p.npz")
     assert p["propensity"].shape == (4096,) and np.isfinite(p["propensity"]).all()
+    rec = json.loads(str(p["model_record"]))  # the file says which model made it, and for which time
+    assert rec["model"] == str(toy_model) and rec == out["model_record"] and "target_time" in rec
     # evaluate's figures recomputed independently from predict's output and the raw file:
     # true propensity = mean over replicas of |r_i(t) - r_i(0)| (unwrapped), Pearson over A
     raw = np.load(shared_files[2])
