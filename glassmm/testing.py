@@ -133,3 +133,19 @@ def plain_md_reference(n: int = 160, temperature: float = 1.0, seed: int = 11, e
     ka = equilibrated_liquid(n, temperature, seed=seed, steps=4000, threads=1)
     md = create_simulation(ka, "langevin", temperature=temperature, seed=seed + 1, threads=1)
     return ka, chain_statistics(md, lambda: md.step(every), ka)
+
+
+def independent_starts(ka: Any, temperature: float, n: int, spacing: int = 2000, seed: int = 0,
+                       threads: int = 1) -> list[tuple[Any, Any, float]]:
+    """``n`` equilibrium states (positions, velocities, potential energy; reduced) of ``ka`` at
+    ``temperature``, ``spacing`` Langevin steps apart on one MD run: starts for independent chains
+    whose scatter, not batch means, gives the error of an exactness test."""
+    from glassmm.simulation import create_simulation, get_positions, get_velocities, potential_energy
+
+    md = create_simulation(ka, "langevin", temperature=temperature, seed=seed, threads=threads)
+    md.step(spacing)
+    out = []
+    for _ in range(n):
+        md.step(spacing)
+        out.append((get_positions(md.context), get_velocities(md.context), potential_energy(md.context)))
+    return out

@@ -9,9 +9,14 @@ and the odd pairs in odd rounds. Replicas i at T_k and j at T_{k+1} swap tempera
 
 (reduced units, k_B = 1), and the velocities of a replica moving from T to T' are scaled by
 sqrt(T'/T), so each stays Maxwell-Boltzmann at its new temperature and the rule needs
-potential energies only. An exchange move may also propose new configurations (a learned
-temperature map, :mod:`glassmm.sampling.maps`): the rule is then the general one of
-:class:`MappedExchange`.
+potential energies only.
+
+An exchange may also propose new configurations (a learned temperature map). Such an exchange
+declares ``proposes_positions = True``; its ``apply`` then also receives ``states`` (each
+replica's positions, velocities and energy) and ``energy_of(replica, positions)`` (U of any
+configuration, evaluated on that replica's context without changing it), and every accepted
+record carries ``new_states``: ``[(replica, positions, energy), ...]``, which the replicas take
+(their velocities are rescaled as in a plain swap: momenta are independent of positions).
 
 Runs are checkpointed (every replica's context, the controller's random stream, the counters;
 resuming on Reference is bit-identical) and write, in reduced units with types and box:
@@ -230,9 +235,19 @@ class ParallelTempering:
         self.energies = np.array(self.pool.call("md", [(float(t_rep[r]), self.md_steps) for r in range(self.n_replicas)]))
         t1 = time.perf_counter()
         parity = self.round % 2
-        new, records = self.exchange.apply(self.temperatures, self.energies, self.assignment, parity, self.rng)
         if getattr(self.exchange, "proposes_positions", False):
+            states = self.pool.call("get_state")
+
+            def energy_of(replica: int, positions: np.ndarray) -> float:
+                args: list[tuple | None] = [None] * self.n_replicas
+                args[replica] = (positions,)
+                return float(self.pool.call("energy_of", args)[replica])
+
+            new, records = self.exchange.apply(self.temperatures, self.energies, self.assignment, parity, self.rng,
+                                               states=states, energy_of=energy_of)
             self._apply_new_positions(records)
+        else:
+            new, records = self.exchange.apply(self.temperatures, self.energies, self.assignment, parity, self.rng)
         t_new = np.empty(self.n_replicas)
         t_new[new] = self.temperatures
         scale = [(math.sqrt(t_new[r] / t_rep[r]),) if t_new[r] != t_rep[r] else None for r in range(self.n_replicas)]
