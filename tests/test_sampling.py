@@ -416,8 +416,8 @@ def test_cli_sample_region_moves_write_a_trajectory_with_types_and_resume_it(tmp
     assert len(records) >= 10 and all(r["energy_source"] == "local" for r in records)
 
 
-@pytest.mark.parametrize("move", ["harmonic", "region"])
-def test_accelerated_sampling_example_prints_its_json_line(tmp_path, move):
+@pytest.mark.parametrize("method", ["tempering", "harmonic", "region"])
+def test_accelerated_sampling_example_prints_its_json_line(tmp_path, method):
     import subprocess
     import sys
     from pathlib import Path
@@ -425,16 +425,22 @@ def test_accelerated_sampling_example_prints_its_json_line(tmp_path, move):
     script = Path(__file__).resolve().parents[1] / "examples" / "accelerated_sampling.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--budget", "3", "--epochs", "2", "--pairs", "12", "--score", "none",
-         "--move", move, "-o", str(tmp_path / "out")],
+         "--method", method, "-T", "0.8", "-o", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     last = json.loads(proc.stdout.strip().splitlines()[-1])
     for key in ("acceptance_rate", "md_only_decorrelation_time_s", "sampler_decorrelation_time_s", "speedup"):
         assert key in last
+    assert last["method"] == method
     # the printed figures agree with what the run wrote and with each other
-    records = [json.loads(line) for line in (tmp_path / "out" / "sampler" / "attempts.jsonl").read_text().splitlines()]
-    assert last["acceptance_rate"] == pytest.approx(np.mean([r["accepted"] for r in records]))
+    if method == "tempering":
+        summary = json.loads((tmp_path / "out" / "tempering" / "summary.json").read_text())
+        acc = [a for a in summary["acceptance"] if a is not None]
+        assert last["acceptance_rate"] == pytest.approx(np.mean(acc)) and last["tempering"]["temperatures"] == summary["temperatures"]
+    else:
+        records = [json.loads(line) for line in (tmp_path / "out" / "sampler" / "attempts.jsonl").read_text().splitlines()]
+        assert last["acceptance_rate"] == pytest.approx(np.mean([r["accepted"] for r in records]))
     if last["speedup"] is not None:
         assert last["speedup"] == pytest.approx(last["md_only_decorrelation_time_s"] / last["sampler_decorrelation_time_s"])
     assert (tmp_path / "out" / "overlap.png").stat().st_size > 0
