@@ -6,14 +6,20 @@ LAMMPS (double), in glassmm's plugin on the Reference platform (double) and on t
 (single-precision pair arithmetic), then NVE steps per second, interleaved round by round
 (glassmm, LAMMPS, glassmm, LAMMPS, ...) so a machine's drift hits both alike, with one thread
 each and with two threads each. Both engines start from the same positions and velocities and
-rebuild their neighbour lists by the same rule (skin 0.3 sigma, rebuilt once a particle has moved
-half of it). glassmm integrates with OpenMM's ``VerletIntegrator``, LAMMPS with ``fix nve``:
+rebuild their neighbour lists by the same rule (skin 0.3 sigma; LAMMPS rebuilds once a particle has
+moved half of it, glassmm once the two largest displacements add up to it), and LAMMPS' timed chunks
+continue one run (``run N pre no``: no per-chunk set-up). glassmm integrates with OpenMM's ``VerletIntegrator``, LAMMPS with ``fix nve``:
 each engine's native velocity Verlet (glassmm's own ``nve`` is a ``CustomIntegrator``, whose
 per-step overhead on the CPU platform, 1.7 ms at N = 4096 measured here, would dominate).
 ``--custom`` also times the ``CustomNonbondedForce`` fallback in the same rounds.
 
 Ratios above 1: glassmm is faster. ``scaling_2_threads`` is glassmm's two-thread rate over its
-one-thread rate (target >= 1.8 at N >= 4096). The last line printed is one JSON object.
+one-thread rate (target >= 1.8 at N >= 4096); ``cpu_per_step_2_over_1`` is its process CPU time
+per step with two threads over one (1.0: the split adds no work), which still means something on a
+machine whose cores other jobs share, where wall-clock scaling does not. Each thread count runs in
+its own process (LAMMPS' OpenMP runtime, once started, slowed later one-thread runs 2-3x here), and
+LAMMPS' OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE unless set): spinning threads on
+shared cores collapsed its two-thread rate ~10x. The last line printed is one JSON object.
 
     python benchmarks/lammps_compare.py                      # N = 1000, 4096, 32768; 1 and 2 threads
     python benchmarks/lammps_compare.py -n 262144 --rounds 1 # the big one, once
@@ -24,8 +30,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -42,10 +51,18 @@ def processor() -> str:
     return platform.processor() or platform.machine()
 
 
-def _rate(fn, steps: int) -> float:
-    t0 = time.perf_counter()
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _rate(fn, steps: int, cpu: list | None = None) -> float:
+    c0, t0 = _cpu_seconds(), time.perf_counter()
     fn(steps)
-    return steps / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.append((_cpu_seconds() - c0) / steps)
+    return steps / wall
 
 
 def _context(system, positions, velocities, platform_name: str, threads: int | None):
@@ -101,10 +118,11 @@ def compare(n: int, threads_list: list[int], steps: int, rounds: int, custom: bo
             integ.step(50)  # warm-up: neighbour lists, caches, expression compilation
         lmp.run(50)
         rates: dict[str, list[float]] = {k: [] for k in [*engines, "lammps"]}
+        cpu: list[float] = []
         for _ in range(rounds):
             for name, (_, integ) in engines.items():
-                rates[name].append(_rate(integ.step, steps))
-            rates["lammps"].append(_rate(lmp.run, steps))
+                rates[name].append(_rate(integ.step, steps, cpu if name == "glassmm" else None))
+            rates["lammps"].append(_rate(lambda k: lmp.run(k, setup=False), steps))
         lmp.close()
         med = {k: float(np.median(v)) for k, v in rates.items()}
         row = {"n_particles": n, "threads": threads, "steps": steps, "rounds": rounds,
@@ -113,6 +131,7 @@ def compare(n: int, threads_list: list[int], steps: int, rounds: int, custom: bo
                "energy_rel_diff_cpu_vs_reference": abs(e_cpu - e_ref) / abs(e_ref),
                "glassmm_steps_per_s": round(med["glassmm"], 2), "lammps_steps_per_s": round(med["lammps"], 2),
                "glassmm_vs_lammps": round(med["glassmm"] / med["lammps"], 3),
+               "glassmm_cpu_seconds_per_step": float(np.median(cpu)),
                "glassmm_rounds": [round(r, 2) for r in rates["glassmm"]],
                "lammps_rounds": [round(r, 2) for r in rates["lammps"]]}
         if custom:
@@ -127,6 +146,22 @@ def compare(n: int, threads_list: list[int], steps: int, rounds: int, custom: bo
     return rows
 
 
+def _run_threads_apart(args: argparse.Namespace, threads: list[int]) -> list[dict]:
+    """Each thread count in a child process of its own; their rows."""
+    rows = []
+    for t in threads:
+        cmd = [sys.executable, __file__, "--threads", str(t), "--rounds", str(args.rounds),
+               "-n", *map(str, args.n_particles)] + (["--steps", str(args.steps)] if args.steps else []) \
+            + (["--custom"] if args.custom else [])
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        for line in out.stdout.splitlines()[:-1]:
+            print(line, flush=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+        rows += json.loads(out.stdout.splitlines()[-1])["rows"]
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--n-particles", type=int, nargs="+", default=[1000, 4096, 32768])
@@ -136,17 +171,25 @@ def main() -> None:
     ap.add_argument("--custom", action="store_true", help="time the CustomNonbondedForce fallback too")
     ap.add_argument("--quick", action="store_true", help="N = 1000, one thread, two rounds")
     args = ap.parse_args()
-    sizes, threads, rounds = ([1000], [1], 2) if args.quick else (args.n_particles, args.threads, args.rounds)
-    rows = []
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if args.quick:
+        args.n_particles, args.threads, args.rounds = [1000], [1], 2
+    sizes = args.n_particles
+    if len(args.threads) > 1:
+        rows = _run_threads_apart(args, args.threads)
+    else:
+        rows = []
+        for n in sizes:
+            rows += compare(n, args.threads, args.steps or max(20, int(2_000_000 / n)), args.rounds, args.custom)
+    scaling, cpu_ratio = {}, {}
     for n in sizes:
-        rows += compare(n, threads, args.steps or max(20, int(2_000_000 / n)), rounds, args.custom)
-    scaling = {}
-    for n in sizes:
-        by_t = {r["threads"]: r["glassmm_steps_per_s"] for r in rows if r["n_particles"] == n}
+        by_t = {r["threads"]: r for r in rows if r["n_particles"] == n}
         if 1 in by_t and 2 in by_t:
-            scaling[str(n)] = round(by_t[2] / by_t[1], 3)
+            scaling[str(n)] = round(by_t[2]["glassmm_steps_per_s"] / by_t[1]["glassmm_steps_per_s"], 3)
+            cpu_ratio[str(n)] = round(by_t[2]["glassmm_cpu_seconds_per_step"] / by_t[1]["glassmm_cpu_seconds_per_step"], 3)
     ratios = {f"{r['n_particles']}x{r['threads']}": r["glassmm_vs_lammps"] for r in rows}
-    print(json.dumps({"processor": processor(), "glassmm_vs_lammps": ratios, "scaling_2_threads": scaling,
+    print(json.dumps({"processor": processor(), "load_average": os.getloadavg(), "glassmm_vs_lammps": ratios,
+                      "scaling_2_threads": scaling, "cpu_per_step_2_over_1": cpu_ratio,
                       "max_energy_rel_diff_reference_vs_lammps": max(r["energy_rel_diff_reference_vs_lammps"] for r in rows),
                       "targets": {"one_thread_vs_lammps_bar": 1.0, "one_thread_vs_lammps_goal": 1.5,
                                   "scaling_2_threads": 1.8},

