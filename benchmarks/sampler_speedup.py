@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 import glassmm
-from glassmm.analysis.decorrelation import DecorrelationRun
+from glassmm.analysis.decorrelation import DecorrelationRun, ratio_of_means
 from glassmm.sampling import GenerativeSampler, JumpCheck
 from glassmm.sampling.equilibration import equilibrate
 from glassmm.sampling.harmonic import HarmonicRegionProposal
@@ -125,15 +125,6 @@ def probes(T: float, ka, sim, start, tau_alpha: float, args) -> list[dict]:
     return out
 
 
-def ratio_with_error(num: list[float], den: list[float]) -> tuple[float, float]:
-    """mean(num) / mean(den) and its standard error by the delta method (independent replicas)."""
-    a, b = np.asarray(num, float), np.asarray(den, float)
-    r = a.mean() / b.mean()
-    va = a.var(ddof=1) / len(a) if len(a) > 1 else math.nan
-    vb = b.var(ddof=1) / len(b) if len(b) > 1 else math.nan
-    return float(r), float(r * math.sqrt(va / a.mean() ** 2 + vb / b.mean() ** 2))
-
-
 def run_replicas(T: float, ka, sim, start, best: dict, args) -> dict:
     """MD and sampler replicas, interleaved, each until its drift-free Q decorrelated (or the wall limit)."""
     sel, centres = region_geometry(ka, args.k)
@@ -171,7 +162,7 @@ def run_replicas(T: float, ka, sim, start, best: dict, args) -> dict:
            "md": [x.as_dict() for x in md], "sampler": [{**x.as_dict(), "summary": x.summary} for x in smp],
            "md_tau_alpha_replicas": [None if x.crossing_frames is None else x.crossing_frames * frame_steps * DT for x in md]}
     if all(w is not None for w in md_w) and all(w is not None for w in s_w):
-        res["speedup"], res["speedup_se"] = ratio_with_error(md_w, s_w)
+        res["speedup"], res["speedup_se"] = ratio_of_means(md_w, s_w)
         res["speedup_upper_bound"] = None
     elif all(w is not None for w in md_w):
         res["speedup"] = res["speedup_se"] = None

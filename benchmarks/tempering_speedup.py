@@ -37,24 +37,12 @@ from pathlib import Path
 import numpy as np
 
 import glassmm
-from glassmm.analysis.decorrelation import DecorrelationRun, autocorrelation, crossing_time
+from glassmm.analysis.decorrelation import DecorrelationRun, autocorrelation, crossing_time, ratio_of_means
 from glassmm.sampling.equilibration import equilibrate
 from glassmm.sampling.tempering import geometric_ladder, ka_tempering, tune_ladder
 from glassmm.simulation import create_simulation, get_positions, potential_energy, set_temperature, set_velocities
 
 DT = 0.005
-
-
-def ratio_with_error(num: list[float], den: list[float]) -> tuple[float, float]:
-    """mean(num) / mean(den) and its standard error by the delta method (independent runs; a side
-    with one run contributes no error, both with one: NaN)."""
-    a, b = np.asarray(num, float), np.asarray(den, float)
-    r = float(a.mean() / b.mean())
-    if len(a) < 2 and len(b) < 2:
-        return r, math.nan
-    va = a.var(ddof=1) / len(a) if len(a) > 1 else 0.0
-    vb = b.var(ddof=1) / len(b) if len(b) > 1 else 0.0
-    return r, float(r * math.sqrt(va / a.mean() ** 2 + vb / b.mean() ** 2))
 
 
 def is_series(frames: list[np.ndarray], ka) -> np.ndarray:
@@ -158,7 +146,7 @@ def run_tmin(t_min: float, args) -> dict:
            "md": [r.as_dict() for r in md_runs], "pt": [r.as_dict() for r in pt_runs], "pt_summaries": summaries,
            "md_is_wall_s": md_is, "pt_is_wall_s": pt_is}
     if all(w is not None for w in md_w + pt_w):
-        res["speedup"], res["speedup_se"] = ratio_with_error(md_w, pt_w)
+        res["speedup"], res["speedup_se"] = ratio_of_means(md_w, pt_w)
         res["speedup_bound"] = None
     else:
         res["speedup"] = res["speedup_se"] = None

@@ -372,19 +372,22 @@ def save_npz(path: str | os.PathLike, **arrays: Any) -> Path:
     return path
 
 
-def save_checkpoint(path: str | os.PathLike, engine_state: bytes, progress: dict[str, Any]) -> Path:
-    """Write a run's checkpoint atomically: the engine's own bytes (an OpenMM checkpoint) and its progress (JSON).
+def save_checkpoint(path: str | os.PathLike, engine_state: bytes, progress: dict[str, Any], **arrays: Any) -> Path:
+    """Write a run's checkpoint atomically: the engine's own bytes (an OpenMM checkpoint), its
+    progress (JSON) and any further arrays (bytes become uint8 arrays).
 
     One file, so the engine state and the progress that goes with it never come apart.
     """
     import json
 
+    extra = {k: (np.frombuffer(v, dtype=np.uint8) if isinstance(v, (bytes, bytearray)) else v) for k, v in arrays.items()}
     return save_npz(path, engine_state=np.frombuffer(engine_state, dtype=np.uint8),
-                    progress=np.str_(json.dumps(progress)), glassmm_checkpoint=np.int64(1))
+                    progress=np.str_(json.dumps(progress)), glassmm_checkpoint=np.int64(1), **extra)
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[bytes, dict[str, Any]]:
-    """Read a checkpoint of :func:`save_checkpoint`: (engine bytes, progress dict).
+def load_checkpoint(path: str | os.PathLike, arrays: bool = False) -> Any:
+    """Read a checkpoint of :func:`save_checkpoint`: (engine bytes, progress dict), and with
+    ``arrays`` also a dict of the further arrays.
 
     Raises
     ------
@@ -397,8 +400,12 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[bytes, dict[str, Any]]:
         with np.load(path, allow_pickle=False) as d:
             if "glassmm_checkpoint" not in d.files:
                 raise ValueError(f"{path}: not a glassmm checkpoint")
-            return d["engine_state"].tobytes(), json.loads(str(d["progress"]))
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+            engine, progress = d["engine_state"].tobytes(), json.loads(str(d["progress"]))
+            if not arrays:
+                return engine, progress
+            rest = {k: d[k] for k in d.files if k not in ("engine_state", "progress", "glassmm_checkpoint")}
+            return engine, progress, rest
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not a readable glassmm checkpoint ({exc})") from None
 
 

@@ -7,6 +7,7 @@ wall-clock times and are measured by the same functions.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -78,6 +79,21 @@ def autocorrelation(series: np.ndarray, max_lag: int | None = None) -> np.ndarra
     if var == 0.0:
         return np.ones(max_lag + 1)
     return np.array([float((x[k:] * x[: n - k]).mean()) / var for k in range(max_lag + 1)])
+
+
+def ratio_of_means(numerator: Any, denominator: Any) -> tuple[float, float]:
+    """mean(numerator) / mean(denominator) and its standard error by the delta method.
+
+    For speedups from independent runs (e.g. MD and sampler wall times to decorrelate): a side
+    with one run contributes no error; with one run on both sides the error is NaN.
+    """
+    a, b = np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64)
+    r = float(a.mean() / b.mean())
+    if len(a) < 2 and len(b) < 2:
+        return r, math.nan
+    va = a.var(ddof=1) / len(a) if len(a) > 1 else 0.0
+    vb = b.var(ddof=1) / len(b) if len(b) > 1 else 0.0
+    return r, float(r * math.sqrt(va / a.mean() ** 2 + vb / b.mean() ** 2))
 
 
 def crossing_time(lags: np.ndarray, values: np.ndarray, target: float = float(np.exp(-1))) -> float:

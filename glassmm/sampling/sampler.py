@@ -413,45 +413,35 @@ class GenerativeSampler:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
+        """``checkpoint.npz``: the context (integrator random state included), the random streams,
+        the counters and the moves' own contexts, in one atomic file (:func:`glassmm.io.save_checkpoint`)."""
+        from glassmm.io import save_checkpoint
+
         assert self.output is not None
-        path = self.output / "checkpoint.npz"
-        state = {
-            "schema": SCHEMA,
-            "cycle": self.cycle,
-            "n_records": len(self.records),
-            "rng": self.rng.bit_generator.state,
-            "timers": self.timers,
-            "seed": self.seed,
-        }
+        state = {"schema": SCHEMA, "cycle": self.cycle, "n_records": len(self.records), "rng": self.rng.bit_generator.state,
+                 "timers": self.timers, "seed": self.seed}
         extra = {}
         for i, m in enumerate(self.moves):  # NCMC moves own a second context with its own random state
             blob = m.checkpoint_state() if hasattr(m, "checkpoint_state") else None
             if blob is not None:
-                extra[f"move{i}_context"] = np.frombuffer(blob, dtype=np.uint8)
+                extra[f"move{i}_context"] = blob
         self.engine.push(self.state)
-        with atomic_write(path) as fh:
-            np.savez(
-                fh,
-                state=np.array(json.dumps(state)),
-                context=np.frombuffer(self.context.createCheckpoint(), dtype=np.uint8),
-                torch_generator=self.generator.get_state().numpy(),
-                **extra,
-            )
-        return path
+        return save_checkpoint(self.output / "checkpoint.npz", self.context.createCheckpoint(), state,
+                               torch_generator=self.generator.get_state().numpy(), **extra)
 
     def load_checkpoint(self) -> bool:
         """Restore from ``output/checkpoint.npz`` if present; returns whether it was."""
+        from glassmm.io import load_checkpoint
+
         if self.output is None or not (self.output / "checkpoint.npz").exists():
             return False
         path = self.output / "checkpoint.npz"
         try:
-            with np.load(path) as z:
-                state = json.loads(str(z["state"]))
-                ctx = z["context"].tobytes()
-                gen = torch.from_numpy(z["torch_generator"].copy())
-                move_blobs = {i: z[f"move{i}_context"].tobytes() for i in range(len(self.moves)) if f"move{i}_context" in z.files}
-        except Exception as exc:
-            raise ValueError(f"corrupt sampler checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+            ctx, state, arrays = load_checkpoint(path, arrays=True)
+            gen = torch.from_numpy(arrays["torch_generator"].copy())
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"corrupt sampler checkpoint {path}: {exc}") from exc
+        move_blobs = {i: arrays[f"move{i}_context"].tobytes() for i in range(len(self.moves)) if f"move{i}_context" in arrays}
         if state.get("schema") != SCHEMA:
             raise ValueError(f"{path} has schema {state.get('schema')!r}; expected {SCHEMA!r}")
         self.context.loadCheckpoint(ctx)

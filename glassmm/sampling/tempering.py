@@ -467,32 +467,33 @@ class ParallelTempering:
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
+        """``checkpoint.npz``: every replica's checkpoint, the controller's random stream and counters (one atomic file)."""
+        from glassmm.io import save_checkpoint
+
         assert self.output is not None
         blobs = self.pool.call("checkpoint")  # consecutively, no MD between: on Reference they share one random state
         state = {"schema": SCHEMA, "round": self.round, "assignment": self.assignment.tolist(), "rng": self.rng.bit_generator.state,
                  "attempts": self.attempts.tolist(), "accepted": self.accepted.tolist(), "last_end": self.last_end.tolist(),
                  "round_trips": self.round_trips.tolist(), "half_trips": self.half_trips.tolist(),
-                 "went_up": self.went_up.tolist(), "temperatures": self.temperatures.tolist(), "timers": self.timers, "crystal_max": self._crystal_max}
-        arrays = {f"replica{r}": np.frombuffer(b, dtype=np.uint8) for r, b in enumerate(blobs)}
+                 "went_up": self.went_up.tolist(), "temperatures": self.temperatures.tolist(), "timers": self.timers,
+                 "crystal_max": self._crystal_max}
+        arrays: dict[str, Any] = {f"replica{r}": b for r, b in enumerate(blobs)}
         if self._hist is not None:
             arrays.update(hist=self._hist, hist_edges=self._hist_edges)
-        path = self.output / "checkpoint.npz"
-        with atomic_write(path) as fh:
-            np.savez(fh, state=np.array(json.dumps(state)), **arrays)
-        return path
+        return save_checkpoint(self.output / "checkpoint.npz", b"", state, **arrays)
 
     def load_checkpoint(self) -> bool:
         """Restore from ``output/checkpoint.npz`` if present; returns whether it was."""
+        from glassmm.io import load_checkpoint
+
         if self.output is None or not (self.output / "checkpoint.npz").exists():
             return False
         path = self.output / "checkpoint.npz"
         try:
-            with np.load(path) as z:
-                state = json.loads(str(z["state"]))
-                blobs = [z[f"replica{r}"].tobytes() for r in range(self.n_replicas)]
-                hist = (z["hist"], z["hist_edges"]) if "hist" in z.files else None
-        except Exception as exc:
-            raise ValueError(f"corrupt tempering checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+            _, state, arrays = load_checkpoint(path, arrays=True)
+            blobs = [arrays[f"replica{r}"].tobytes() for r in range(self.n_replicas)]
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"corrupt tempering checkpoint {path}: {exc}") from exc
         if state.get("schema") != SCHEMA:
             raise ValueError(f"{path} has schema {state.get('schema')!r}; expected {SCHEMA!r}")
         if not np.allclose(state["temperatures"], self.temperatures):
@@ -505,8 +506,8 @@ class ParallelTempering:
             setattr(self, name, np.asarray(state[name], dtype=np.int64))
         self.timers = dict(state["timers"])
         self._crystal_max = float(state["crystal_max"])
-        if hist is not None:
-            self._hist, self._hist_edges = hist
+        if "hist" in arrays:
+            self._hist, self._hist_edges = arrays["hist"], arrays["hist_edges"]
         self.energies = np.array(self.pool.call("energy"), dtype=np.float64)
         return True
 
