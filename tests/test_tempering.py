@@ -215,3 +215,63 @@ def test_crystalline_fraction_tells_fcc_from_the_liquid(small_ka):
     rng = np.random.default_rng(0)
     assert crystalline_fraction(x + rng.normal(scale=0.05, size=x.shape), box, np.zeros(len(x), dtype=int)) == 1.0
     assert crystalline_fraction(small_ka.positions_reduced, small_ka.box, small_ka.types) < 0.05
+
+
+def _pt_rung_statistics(ka, temps, exchange, rounds: int, every: int = 5, batches: int = 30):
+    """Per rung: <U>/N with its batch-means error and g(r), over ``rounds`` PT rounds of 50 steps."""
+    from glassmm.analysis.structure import RadialDistribution
+
+    pt = ka_tempering(ka, temps, md_steps=50, exchange=exchange, platform="CPU", threads=1, seed=5, frame_every=0,
+                      progress=False)
+    try:
+        pt.run(40)  # burn-in: the replicas leave their common start
+        u = [[] for _ in temps]
+        g = [RadialDistribution(r_max=2.5, n_bins=50) for _ in temps]
+        for t in range(rounds):
+            pt.step()
+            for k in range(len(temps)):
+                u[k].append(pt.energies[pt.assignment[k]] / ka.n_particles)
+            if t % every == 0:
+                states = pt.pool.call("get_state")
+                for k in range(len(temps)):
+                    g[k].accumulate(states[pt.assignment[k]][0], ka.box, ka.types)
+    finally:
+        pt.close()
+    out = []
+    for k in range(len(temps)):
+        a = np.asarray(u[k])
+        bm = a[: len(a) // batches * batches].reshape(batches, -1).mean(1)
+        out.append((float(a.mean()), float(bm.std(ddof=1) / math.sqrt(batches)), g[k].g))
+    return out
+
+
+@pytest.mark.slow
+def test_small_ka_tempering_matches_md_at_every_rung_and_a_wrong_rule_does_not():
+    """PT on a small KA liquid (N = 160) at T = 0.8, 0.9, 1.0 keeps each rung's <U> and g(r) of
+    plain MD at that temperature; with the exchange's sign flipped the rungs' energies move."""
+    from glassmm.testing import plain_md_reference
+
+    temps = (0.8, 0.9, 1.0)
+    refs = [plain_md_reference(160, T, seed=21, every=50) for T in temps]
+    ka = refs[-1][0]
+    good = _pt_rung_statistics(ka, temps, NeighbourExchange(), 600)
+    for (u_pt, se_pt, g_pt), (_, (u_md, se_md, g_md)), T in zip(good, refs, temps):
+        assert abs(u_pt - u_md) < 4 * math.hypot(se_pt, se_md), (T, u_pt, u_md, se_pt, se_md)
+        assert abs(g_pt.max() - g_md.max()) < 0.05 * g_md.max() and abs(int(g_pt.argmax()) - int(g_md.argmax())) <= 1
+    bad = _pt_rung_statistics(ka, temps, _WrongSign(), 600)
+    z = [abs(u_pt - u_md) / math.hypot(se_pt, se_md) for (u_pt, se_pt, _), (_, (u_md, se_md, _)) in zip(bad, refs)]
+    assert max(z) > 6.0, z
+
+
+def test_replicas_as_dask_actors(small_ka):
+    """One Dask actor per replica (a cluster runs one replica per worker core): same run shape as serial."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pt = ka_tempering(small_ka, geometric_ladder(0.8, 1.0, 2), md_steps=10, executor=client, platform="CPU",
+                          seed=1, frame_every=0, progress=False)
+        try:
+            s = pt.run(4)
+        finally:
+            pt.close()
+    assert s["executor"] == "dask" and s["rounds"] == 4 and sum(s["attempts"]) == 2 and np.isfinite(pt.energies).all()
