@@ -24,8 +24,8 @@ Tables
 ``KA2``    Parmar, Ozawa & Berthier, PRL 125, 085505 (2020): a slot. Its parameters could not be
            pinned from a stored source when this table was written, so it refuses to be used
            rather than carry numbers from memory.
-``TERNARY2D``  The 2D ternary mixture of Jung, Biroli & Berthier (issue 29): a slot, to be
-           filled from the paper.
+``TERNARY2D``  The 2D ternary glass-former of Jung, Biroli & Berthier (MLST 5, 035053 (2024)): the
+           KA pairs plus a species C of intermediate size built as in KA2 (see :data:`TERNARY2D`).
 """
 
 from __future__ import annotations
@@ -367,12 +367,28 @@ KA2D = PairTable.from_pairs("KA2D", ("A", "B"), _KA_PAIRS, fractions=(0.65, 0.35
 PENDING: dict[str, str] = {
     "KA2": "the ternary KA2 of Parmar, Ozawa & Berthier, PRL 125, 085505 (2020): parameters not yet taken "
            "from the paper (add them with PairTable.from_pairs and register them in TABLES)",
-    "TERNARY2D": "the 2D ternary mixture of Jung, Biroli & Berthier, MLST 5, 035053 (2024) (issue 29): "
-                 "parameters not yet taken from the paper",
 }
 
+#: The 2D ternary glass-former of Jung, Biroli & Berthier, MLST 5, 035053 (2024), sec. 2.1: N = 43 in a
+#: periodic square of side L = 6.0 there (density 43/36). The MLST paper defers the potential to the
+#: supplemental material (sec. I) of Jung, Biroli & Berthier, PRL 130, 238202 (2023), which is not in
+#: the stored sources; the PRL's main text (p. 1) calls the model "KA2D", a 2D ternary mixture whose
+#: interactions follow Parmar, Ozawa & Berthier, PRL 125, 085505 (2020) (its ref. 28), with
+#: N1:N2:N3 = 600:330:360 (N = 1290, L = 32.896), and Jung, Biroli & Berthier, PRB 109, 064205 (2024),
+#: sec. II A, says it generalises 2D KA with "a third particle type with an intermediate size" citing
+#: the same Parmar et al. That paper's eqs. (1)-(3) with omega = 1/2 (its discrete ternary KA2) give
+#: X_AC = (X_AA + X_AB)/2, X_BC = (X_AB + X_BB)/2, X_CC = (X_AA + X_BB)/2 for X = epsilon, sigma, every
+#: pair truncated and shifted at 2.5 sigma_ab. Types 0, 1, 2 = the PRL's types 1, 2, 3 (A, B, C).
+_TERNARY2D_PAIRS = {**_KA_PAIRS, ("A", "C"): (1.25, 0.9), ("B", "C"): (1.0, 0.84), ("C", "C"): (0.75, 0.94)}
+TERNARY2D = PairTable.from_pairs(
+    "TERNARY2D", ("A", "B", "C"), _TERNARY2D_PAIRS, fractions=(600 / 1290, 330 / 1290, 360 / 1290), cutoff_factor=2.5,
+    shifted=True, dimensions=2,
+    reference="Jung, Biroli & Berthier, MLST 5, 035053 (2024), sec. 2.1 -> PRL 130, 238202 (2023), p. 1 (composition "
+              "600:330:360) and PRB 109, 064205 (2024), sec. II A -> KA2 construction of Parmar, Ozawa & Berthier, PRL 125, "
+              "085505 (2020), eqs. (1)-(3), omega = 1/2; the PRL's supplemental section I itself was not available")
+
 #: Every defined table by name.
-TABLES: dict[str, PairTable] = {"KA": KA, "KA2D": KA2D}
+TABLES: dict[str, PairTable] = {"KA": KA, "KA2D": KA2D, "TERNARY2D": TERNARY2D}
 
 
 def get_table(name: str | PairTable) -> PairTable:
