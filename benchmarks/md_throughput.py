@@ -10,7 +10,8 @@ the cheapest comparable force OpenMM has). Rounds alternate between the three so
 hits all alike.
 
 Last output line: one JSON object with steps/s of each, ``plugin_vs_nonbonded``,
-``plugin_vs_custom`` and ``custom_vs_nonbonded``.
+``plugin_vs_custom`` and ``custom_vs_nonbonded``, and the same ratios of CPU time per step
+(``*_cpu_time``; with one thread, the robust figure where other jobs share the machine).
 
     python benchmarks/md_throughput.py                 # N = 4096, CPU, 2 threads
     python benchmarks/md_throughput.py -n 32768 --threads 1
@@ -45,10 +46,20 @@ def nonbonded_lj(ka: glassmm.KobAndersen) -> openmm.System:
     return system
 
 
-def steps_per_s(sim, n_steps: int) -> float:
-    t0 = time.perf_counter()
+def _cpu_seconds() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def steps_per_s(sim, n_steps: int, cpu: list | None = None) -> float:
+    c0, t0 = _cpu_seconds(), time.perf_counter()
     sim.step(n_steps)
-    return n_steps / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.append((_cpu_seconds() - c0) / n_steps)
+    return n_steps / wall
 
 
 def main() -> None:
@@ -84,12 +95,14 @@ def main() -> None:
     for sim in sims.values():  # warm up: neighbour lists, expression compilation, liquid state
         run(sim, 200)
     rates: dict[str, list[float]] = {k: [] for k in sims}
+    cpu: dict[str, list[float]] = {k: [] for k in sims}
     for r in range(args.rounds):
         for k, sim in sims.items():
-            rates[k].append(steps_per_s(sim, steps))
+            rates[k].append(steps_per_s(sim, steps, cpu[k]))
         print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items()) + " steps/s",
               flush=True)
     med = {k: float(np.median(v)) for k, v in rates.items()}
+    cpu_med = {k: float(np.median(v)) for k, v in cpu.items()}
     result = {
         "n_particles": args.n_particles,
         "platform": args.platform,
@@ -101,6 +114,11 @@ def main() -> None:
         "plugin_vs_nonbonded": round(med["plugin"] / med["nonbonded"], 3),
         "plugin_vs_custom": round(med["plugin"] / med["custom"], 3),
         "custom_vs_nonbonded": round(med["custom"] / med["nonbonded"], 3),
+        # CPU time per step (process, over the timed steps): robust where other jobs share the cores
+        "cpu_ms_per_step": {k: round(v * 1e3, 4) for k, v in cpu_med.items()},
+        "plugin_vs_nonbonded_cpu_time": round(cpu_med["nonbonded"] / cpu_med["plugin"], 3),
+        "plugin_vs_custom_cpu_time": round(cpu_med["custom"] / cpu_med["plugin"], 3),
+        "custom_vs_nonbonded_cpu_time": round(cpu_med["nonbonded"] / cpu_med["custom"], 3),
     }
     print(json.dumps(result))
 
