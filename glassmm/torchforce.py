@@ -21,29 +21,37 @@ import numpy as np
 import torch
 import vesin_torch
 
-from glassmm.models.botan import ka_pair_energies
+from glassmm.models.botan import pair_energy, pair_table_tensors
 
 
 class KAPotential(torch.nn.Module):
-    """Total KA energy (reduced = kJ/mol) from positions (N, 3) and box vectors (3, 3), nm.
+    """Total pair energy (reduced = kJ/mol) from positions (N, 3) and box vectors (3, 3), nm.
 
-    Computed in float64 whatever the input precision; pairs from vesin-torch (half list,
-    cutoff 2.5 sigma_AA), pair vectors rebuilt from the periodic shifts so autograd gives forces.
+    The pairs' epsilon, sigma, cutoff and shift come from a :class:`glassmm.potentials.PairTable`
+    (default the Kob-Andersen table), held as buffers so the scripted module carries them.
+    Computed in float64 whatever the input precision; pairs from vesin-torch (half list, the
+    table's largest cutoff), pair vectors rebuilt from the periodic shifts so autograd gives forces.
     """
 
-    def __init__(self, types: Any) -> None:
+    def __init__(self, types: Any, table: Any = None) -> None:
         super().__init__()
         self.register_buffer("types", torch.as_tensor(np.asarray(types), dtype=torch.int64))
+        eps, sig, rc, shift = pair_table_tensors(table)
+        self.register_buffer("epsilon", eps)
+        self.register_buffer("sigma", sig)
+        self.register_buffer("cutoff", rc)
+        self.register_buffer("shift", shift)
+        self.max_cutoff = float(rc.max())
 
     def forward(self, positions: torch.Tensor, boxvectors: torch.Tensor) -> torch.Tensor:
         pos = positions.to(torch.float64)
         cell = boxvectors.to(torch.float64)
-        nl = vesin_torch.NeighborList(cutoff=2.5, full_list=False)
+        nl = vesin_torch.NeighborList(cutoff=self.max_cutoff, full_list=False)
         i, j, S = nl.compute(pos.detach(), cell.detach(), True, "ijS")
         d = pos[j] - pos[i] + S.to(torch.float64) @ cell
         r = torch.linalg.norm(d, dim=1)
         pairs = torch.stack([i.to(torch.int64), j.to(torch.int64)])
-        return ka_pair_energies(self.types, pairs, r).sum()
+        return pair_energy(self.types, pairs, r, self.epsilon, self.sigma, self.cutoff, self.shift).sum()
 
 
 _PLUGINS_LOADED = False

@@ -179,10 +179,10 @@ def test_linear_artifact_in_small_boxes(linear_artifact, small_liquid):
 
 
 def test_botan_energy_features_read_the_potentials_table(small_liquid):
-    """BOTAN's pair energies come from glassmm.potentials.KA; the table-free helper that
-    glassmm.torchforce scripts agrees with it, and both with the table's numpy energies."""
+    """BOTAN's pair energies (and glassmm.torchforce's) come from glassmm.potentials.KA and equal
+    the table's numpy energies."""
     from glassmm.graph import periodic_graph
-    from glassmm.models.botan import BOTAN, ka_pair_energies, pair_energy, pair_table_tensors
+    from glassmm.models.botan import BOTAN, pair_energy, pair_table_tensors
     from glassmm.potentials import KA
 
     ka = small_liquid
@@ -191,7 +191,6 @@ def test_botan_energy_features_read_the_potentials_table(small_liquid):
     ei, vec = periodic_graph(pos, _t(ka.box), 2.5)
     r = torch.linalg.norm(vec, dim=1)
     u_table = pair_energy(types, ei, r, *pair_table_tensors())
-    np.testing.assert_allclose(ka_pair_energies(types, ei, r).numpy(), u_table.numpy(), rtol=1e-12, atol=1e-14)
     t = ka.types.astype(int)
     np.testing.assert_allclose(u_table.numpy(), KA.energy(r.numpy(), t[ei[0].numpy()], t[ei[1].numpy()]),
                                rtol=1e-12, atol=1e-14)

@@ -8,7 +8,7 @@ import torch
 
 from glassmm.graph import periodic_graph
 from glassmm.models.artifact import export_torchscript, load_model, read_metadata
-from glassmm.models.botan import BOTAN, TBOTAN, ka_pair_energies
+from glassmm.models.botan import BOTAN, TBOTAN, pair_energy, pair_table_tensors
 from glassmm.training.data import Sample, cube_symmetry
 from glassmm.training.trainer import TrainConfig, Trainer
 
@@ -45,7 +45,7 @@ def test_pair_energies_match_openmm(small_liquid):
     ka = small_liquid
     pos = torch.tensor(ka.positions_reduced)
     ei, vec = periodic_graph(pos, torch.tensor(ka.box), 2.5)
-    u = ka_pair_energies(torch.tensor(ka.types).long(), ei, torch.linalg.norm(vec, dim=1))
+    u = pair_energy(torch.tensor(ka.types).long(), ei, torch.linalg.norm(vec, dim=1), *pair_table_tensors())
     e_ref, _ = evaluate(ka.positions_reduced, ka.types, ka.box, "Reference")
     assert float(u.sum()) / 2 == pytest.approx(e_ref, rel=1e-10)
 
@@ -135,7 +135,7 @@ def _sample(ka, seed=0, T=1.0):
     pos = torch.tensor(ka.positions_reduced)
     # a synthetic, learnable target: displacement grows with the local pair energy
     ei, vec = periodic_graph(pos, torch.tensor(ka.box), 2.5)
-    u = ka_pair_energies(torch.tensor(ka.types).long(), ei, torch.linalg.norm(vec, dim=1))
+    u = pair_energy(torch.tensor(ka.types).long(), ei, torch.linalg.norm(vec, dim=1), *pair_table_tensors())
     e = torch.zeros(len(pos), dtype=u.dtype).index_add(0, ei[1], 0.5 * u)
     scale = (0.05 + 0.1 * (e - e.min()) / (e.max() - e.min())).numpy()
     reps = ka.positions_reduced[None] + rng.normal(size=(4, len(pos), 3)) * scale[None, :, None]

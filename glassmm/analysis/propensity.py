@@ -6,9 +6,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from glassmm.geometry import minimum_image
+from glassmm.potentials import KA
 
-#: sigma_ab by type pair (for bond criteria scaled per pair).
-_SIGMA = np.array([[1.0, 0.8], [0.8, 0.88]])
 
 
 def _replicas(replicas: np.ndarray, n: int) -> np.ndarray:
@@ -81,7 +80,7 @@ def bond_breaking(
     reps = _replicas(replicas, len(initial))
     types = np.asarray(types)
     pairs = neighbour_pairs(initial, box, bond * 1.0)
-    sig = _SIGMA[types[pairs[:, 0]], types[pairs[:, 1]]]
+    sig = KA.sigma[types[pairs[:, 0]], types[pairs[:, 1]]]  # bond criteria scaled per pair
     d0 = pair_distances(initial, pairs, box)
     keep = d0 < bond * sig
     pairs, sig = pairs[keep], sig[keep]

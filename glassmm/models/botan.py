@@ -22,7 +22,7 @@ structural predictor of propensity known for KA, and the network refines it.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -45,13 +45,14 @@ class MLP(nn.Module):
         return self.norm(self.net(x))
 
 
-def pair_table_tensors() -> List[torch.Tensor]:
-    """epsilon, sigma, cutoff, shift (2, 2) of the KA table (:data:`glassmm.potentials.KA`), float64."""
+def pair_table_tensors(table: Any = None) -> List[torch.Tensor]:
+    """epsilon, sigma, cutoff, shift (S, S) of a pair table (default :data:`glassmm.potentials.KA`), float64."""
     import numpy as np
 
     from glassmm.potentials import KA
 
-    return [torch.tensor(np.asarray(x, dtype=np.float64)) for x in (KA.epsilon, KA.sigma, KA.cutoff, KA.shift)]
+    t = KA if table is None else table
+    return [torch.tensor(np.asarray(x, dtype=np.float64)) for x in (t.epsilon, t.sigma, t.cutoff, t.shift)]
 
 
 def pair_energy(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Tensor, epsilon: torch.Tensor,
@@ -62,23 +63,6 @@ def pair_energy(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Tensor, 
     x = (sig / r) ** 6
     u = 4.0 * eps * (x * x - x) - shift[a, b].to(r.dtype)
     return torch.where(r < cutoff[a, b].to(r.dtype), u, torch.zeros_like(u))
-
-
-def ka_pair_energies(types: torch.Tensor, edge_index: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Shifted KA pair energy (reduced) of each edge, zero beyond 2.5 sigma_ab (TorchScript, no table argument).
-
-    Kept for :mod:`glassmm.torchforce`, whose scripted force calls it without a table; BOTAN
-    itself reads :func:`pair_table_tensors`. A test holds it equal to :func:`pair_energy` on
-    the KA table, so the two cannot drift apart.
-    """
-    # s = number of B particles in the pair: the KA table's epsilon and sigma as exact quadratics in s
-    s = (types[edge_index[0]] + types[edge_index[1]]).to(r.dtype)
-    eps = 1.0 + 1.25 * s - 0.75 * s * s
-    sig = 1.0 - 0.34 * s + 0.14 * s * s
-    x = (sig / r) ** 6
-    xc = 0.4**6
-    u = 4.0 * eps * (x * x - x - (xc * xc - xc))
-    return torch.where(r < 2.5 * sig, u, torch.zeros_like(u))
 
 
 def _global_statistics(x: torch.Tensor) -> torch.Tensor:
