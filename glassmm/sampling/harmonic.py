@@ -55,21 +55,28 @@ def region_hessian(x: np.ndarray, types: np.ndarray, box: np.ndarray | None, mem
         d = minimum_image(d, box)
     r2 = (d * d).sum(-1)
     r2[np.arange(k), members] = np.inf  # no self pair: beyond every cutoff
-    r = np.sqrt(r2)
-    _, dphi, d2phi = table.pair_terms(r, types[members][:, None], types[None, :])  # phi'(r), phi''(r); 0 outside
-    r = np.where(np.isfinite(r), r, 1.0)
-    u = d / r[..., None]
-    force = -(dphi[..., None] * u).sum(1)  # -dU/dr_i
+    # the pair terms and 3 x 3 blocks only for pairs within the table's largest cutoff: on the
+    # whole (k, N) block they made the attempt O(N) with a large constant (29 ms at N = 4096)
+    a_idx, j_idx = np.nonzero(r2 < table.max_cutoff**2)
+    dd = d[a_idx, j_idx]
+    r = np.sqrt(r2[a_idx, j_idx])
+    _, dphi, d2phi = table.pair_terms(r, types[members][a_idx], types[j_idx])  # phi'(r), phi''(r); 0 outside
+    u = dd / r[:, None]
+    force = np.zeros((k, 3))
+    np.add.at(force, a_idx, -dphi[:, None] * u)  # -dU/dr_i
     # pair block: phi'' u u^T + phi'/r (I - u u^T)
-    uu = u[..., :, None] * u[..., None, :]
-    blocks = d2phi[..., None, None] * uu + (dphi / r)[..., None, None] * (np.eye(3) - uu)  # (k, N, 3, 3)
+    uu = u[:, :, None] * u[:, None, :]
+    blocks = d2phi[:, None, None] * uu + (dphi / r)[:, None, None] * (np.eye(3) - uu)  # (pairs, 3, 3)
     hess = np.zeros((k, 3, k, 3))
-    diag = blocks.sum(1)
+    diag = np.zeros((k, 3, 3))
+    np.add.at(diag, a_idx, blocks)
+    slot = np.full(len(x), -1, dtype=np.int64)
+    slot[members] = np.arange(k)
     for a in range(k):
         hess[a, :, a, :] = diag[a]
-        for b in range(k):
-            if a != b:
-                hess[a, :, b, :] = -blocks[a, members[b]]
+    inner = slot[j_idx] >= 0  # pairs of two members: the off-diagonal blocks
+    for a, b, blk in zip(a_idx[inner], slot[j_idx[inner]], blocks[inner]):
+        hess[a, :, b, :] = -blk
     return force, hess.reshape(3 * k, 3 * k)
 
 
