@@ -26,16 +26,9 @@ MODELS = ("botan-ka-T0.44", "cage-linear-ka-T0.44", "cage-mlp-ka-T0.44")
 
 
 def processor() -> str:
-    """The CPU's model name (as lscpu prints it)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
+    from glassmm.platforms import processor_name
 
-    return platform.processor() or platform.machine()
+    return processor_name()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -35,13 +34,9 @@ os.environ.setdefault("GLASSMM_QUIET", "1")
 
 
 def processor() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    from glassmm.platforms import processor_name
+
+    return processor_name()
 
 
 def ladder(args) -> np.ndarray:
@@ -171,7 +166,6 @@ def stage_evaluate(args, out: Path) -> dict:
 def attempt_cost(args, out: Path) -> dict:
     """Seconds of one mapped attempt (both directions, reversibility check, two OpenMM energies) and of one
     MD segment of one replica, measured side by side (interleaved, 5 repeats)."""
-    import openmm
     import torch
 
     import glassmm

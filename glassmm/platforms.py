@@ -257,3 +257,18 @@ def cuda_status() -> dict[str, object]:
     ok = openmm_cuda and torch_cuda
     return {"cuda_available": ok, "reason": None if ok else "; ".join(reasons), "openmm_cuda": openmm_cuda,
             "torch_cuda": torch_cuda, "device_name": name}
+
+
+def processor_name() -> str:
+    """The CPU's model name (as ``lscpu`` prints it), for benchmark records: speeds are compared
+    only as ratios measured side by side, and a figure names the processor that gave it."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()

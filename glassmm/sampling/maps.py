@@ -609,9 +609,9 @@ def train_map(m: PairFieldMap, source: np.ndarray, target: np.ndarray | None, be
         opt.step()
         state["iteration"] += 1
         state["seconds"] = start_seconds + time.perf_counter() - t0
-        state["history"].append([state["iteration"], float(loss), wf_mean, wb_mean, state["seconds"]])
+        state["history"].append([state["iteration"], float(loss.detach()), wf_mean, wb_mean, state["seconds"]])
         if log is not None and (state["iteration"] % max(1, checkpoint_every) == 0 or state["iteration"] == 1):
-            log(f"iteration {state['iteration']}: loss {float(loss):.4f} <w_f> {wf_mean:.4f} <w_b> {wb_mean:.4f} "
+            log(f"iteration {state['iteration']}: loss {float(loss.detach()):.4f} <w_f> {wf_mean:.4f} <w_b> {wb_mean:.4f} "
                 f"({state['seconds']:.0f} s)")
         if state["iteration"] % max(1, checkpoint_every) == 0:
             save()
