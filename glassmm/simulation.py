@@ -231,6 +231,12 @@ def set_velocities(context: openmm.Context, velocities: np.ndarray) -> None:
     context.setVelocities(units.velocities_to_openmm(v))
 
 
+def set_positions(context: openmm.Context, positions: np.ndarray) -> None:
+    """Set positions from a reduced (N, 3) array (sigma), checked for shape and NaN."""
+    x = validate_positions(positions, context.getSystem().getNumParticles())
+    context.setPositions(units.length_to_openmm(x))
+
+
 def get_positions(context: openmm.Context) -> np.ndarray:
     """Unwrapped positions (reduced, (N, 3) float64); cheap ndarray path, no periodic wrapping."""
     state = context.getState(positions=True)
