@@ -548,7 +548,7 @@ def kish_ess(log_weights: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------- training
 def train_map(m: PairFieldMap, source: np.ndarray, target: np.ndarray | None, beta_source: float, beta_target: float,
-              energy: Callable, iterations: int = 500, batch: int = 16, lr: float = 3e-3, alpha: float = 0.5,
+              energy: Callable, iterations: int = 500, batch: int = 16, lr: float = 2e-4, alpha: float = 0.5,
               seed: int = 0, checkpoint: str | Path | None = None, checkpoint_every: int = 50,
               time_limit_s: float | None = None, log: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Fit the map's weights by the loss alpha E_source[w_f] + (1 - alpha) E_target[w_b] (Adam).
