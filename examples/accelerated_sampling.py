@@ -2,10 +2,12 @@
 
 1. Melt and quench N = 200 KA particles to T (default 0.6) in OpenMM (Langevin).
 2. The method (``--method``):
-   * ``tempering`` (default): parallel tempering, ``--replicas`` rungs from T to ``--tmax``, all
-     replicas in this one process, so the wall clock charges every one of them;
-   * ``harmonic``: k = 8 particle region jumps from the members' local harmonic model (no
-     training), plain Metropolis-Hastings between MD segments;
+   * ``harmonic`` (default): k = 8 particle region jumps from the members' local harmonic model
+     (no training), plain Metropolis-Hastings between MD segments;
+   * ``tempering``: parallel tempering, ``--replicas`` rungs from T to ``--tmax``, all
+     replicas in this one process, so the wall clock charges every one of them. Its Q is that of
+     the configuration at the lowest rung, which also drops when a barely-moved replica swaps in:
+     read its "speedup" as an upper estimate (the benchmark requires a round trip as well);
    * ``region``: the same regions with a region flow trained on that MD, checked by NCMC;
    * ``local``: CNF or diffusion single-region jumps (trained here, or ``--proposal``).
 3. From the same equilibrated state, run (a) plain MD and (b) the method for the same wall-clock
@@ -15,8 +17,11 @@
    averaged) against wall-clock lag, and the wall-clock time for Q to fall below 1/e: the
    decorrelation time of each method.
 
-What the benchmarks measured (``benchmarks/tempering_speedup.py``, ``benchmarks/sampler_speedup.py``;
-see the README's sampler sections) is why tempering is the default.
+Why harmonic is the default: measured at N = 500 (``benchmarks/sampler_speedup.py``), harmonic
+region jumps ran at 0.75 and 0.79 of MD's speed at T = 0.6 and 0.5 and 1.46 +- 0.22 times MD at
+0.45 (two replicas); parallel tempering, with a round trip required, ran at 0.50 of MD at
+T_min = 0.6 (``benchmarks/tempering_speedup.py --quick``) and has not been measured lower. See
+the README's sampler sections.
 
 Writes sampling-output/{summary.json, overlap.png, sampler/ or tempering/...}. The last line
 printed is one JSON object with acceptance_rate, md_only_decorrelation_time_s,
@@ -41,7 +46,7 @@ from glassmm.analysis.decorrelation import overlap_vs_lag
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-T", "--temperature", type=float, default=0.6)
-    p.add_argument("--method", default="tempering", choices=("tempering", "harmonic", "region", "local"),
+    p.add_argument("--method", default="harmonic", choices=("tempering", "harmonic", "region", "local"),
                    help="tempering: parallel tempering from T to --tmax; harmonic / region / local: MD plus jumps (see --move)")
     p.add_argument("--tmax", type=float, default=0.9, help="tempering: highest rung (reduced)")
     p.add_argument("--replicas", type=int, default=4, help="tempering: rungs (geometric from T to --tmax)")
