@@ -238,29 +238,6 @@ class PairTable:
         return expr
 
     def custom_nonbonded_definitions(self) -> str:
-        """Lepton definitions of each pair's ``eps``, ``sig``, ``rc``, ``sh`` (shift) and ``shon``
-        (1 for a shifted pair, 0 for a truncated one) in per-particle types ``t1``, ``t2``.
-
-        Lengths in nm = sigma_AA and energies in kJ/mol = epsilon_AA (:mod:`glassmm.units`).
-        Each pair's parameters are picked by exact nested ``select`` on a pair key: ``t1 + t2``
-        for two species (the sum names the pair), ``S*t1 + t2`` otherwise. Expressions for other
-        forms of the same pairs (the soft-core twin NCMC moves use) append these.
-        """
-        s = self.n_species
-        if s == 2:
-            key, keys = "t1+t2", [(0, 0), (0, 1), (1, 1)]
-        else:
-            key, keys = f"{s}*t1+t2", [(a, b) for a in range(s) for b in range(s)]
-        return (
-            f"eps = {self._select(self.epsilon, 'p', keys)};"
-            f"sig = {self._select(self.sigma, 'p', keys)};"
-            f"rc = {self._select(self.cutoff, 'p', keys)};"
-            f"sh = {self._select(self.shift, 'p', keys)};"
-            f"shon = {self._select(self.shifted.astype(np.float64), 'p', keys)};"
-            f"p = {key}"
-        )
-
-    def custom_nonbonded_definitions(self) -> str:
         """The pair parameters of particles 1 and 2 as Lepton definitions keyed on their type ``t``.
 
         Defines ``eps``, ``sig``, ``rc`` (the pair's cutoff), ``sh`` (the energy subtracted inside
@@ -268,7 +245,7 @@ class PairTable:
         of any ``CustomNonbondedForce`` expression built on this table (``expr;`` + this). Each
         value is picked by exact nested ``select`` on ``p``: ``t1 + t2`` for two species (the sum
         names the pair), ``S*t1 + t2`` otherwise. Lengths in nm = sigma_AA, energies in kJ/mol =
-        epsilon_AA (:mod:`glassmm.units`).
+        epsilon_AA (:mod:`glassmm.units`). The NCMC moves' soft-core twin appends the same tail.
         """
         s = self.n_species
         if s == 2:
