@@ -99,3 +99,32 @@ def set_exact_state(sim, n: int, height: float, rng: np.random.Generator) -> Non
 
     sim.context.setPositions(exact_draws(n, height, rng) * u.nanometer)
     sim.context.setVelocities(rng.normal(size=(n, 3)) * u.nanometer / u.picosecond)
+
+
+def tempering_chains(exchange, chains: int, rounds: int, temps=(0.4, 0.6, 0.9), height: float = 1.5, n: int = 3, seed: int = 0):
+    """x at each rung after every round of ``chains`` independent PT runs, each started from exact
+    equilibrium draws at its rungs; and the acceptance per pair."""
+    from glassmm.sampling.tempering import ParallelTempering
+
+    sim = double_well(n, height)  # kept alive: its context owns the system
+    system = sim.system
+    rng = np.random.default_rng(seed)
+    xs = np.empty((len(temps), chains, rounds, n))
+    acc = []
+    for c in range(chains):
+        # exact draws at each rung: the double well at T is the kT = 1 well of height h / T (x), y, z ~ N(0, T)
+        starts = []
+        for T in temps:
+            x = exact_draws(n, height / T, rng)
+            x[:, 1:] *= math.sqrt(T)
+            starts.append(x)
+        pt = ParallelTempering(system, np.array(starts), temps, np.zeros(n, dtype=int), None, md_steps=10, exchange=exchange,
+                               platform="Reference", seed=1000 * seed + c, frame_every=0, progress=False)
+        for t in range(rounds):
+            pt.step()
+            states = pt.pool.call("get_state")
+            for k in range(len(temps)):
+                xs[k, c, t] = states[pt.assignment[k]][0][:, 0]
+        acc.append(pt.acceptance())
+        pt.close()
+    return xs, np.nanmean(acc, axis=0)

@@ -306,33 +306,6 @@ class _NoJacobian(MappedExchange):
         return p
 
 
-def _pt_chains(exchange, chains, rounds, temps, height=1.5, n=3, seed=0):
-    """x at each rung after every round of independent PT runs (exact equilibrium starts), acceptance per pair."""
-    from glassmm.sampling.tempering import ParallelTempering
-    from tests.double_well import double_well, exact_draws
-
-    sim = double_well(n, height)
-    rng = np.random.default_rng(seed)
-    xs = np.empty((len(temps), chains, rounds, n))
-    acc = []
-    for c in range(chains):
-        starts = []
-        for T in temps:
-            x = exact_draws(n, height / T, rng)
-            x[:, 1:] *= math.sqrt(T)
-            starts.append(x)
-        pt = ParallelTempering(sim.system, np.array(starts), temps, np.zeros(n, dtype=int), None, md_steps=10,
-                               exchange=exchange, platform="Reference", seed=1000 * seed + c, frame_every=0, progress=False)
-        for t in range(rounds):
-            pt.step()
-            states = pt.pool.call("get_state")
-            for k in range(len(temps)):
-                xs[k, c, t] = states[pt.assignment[k]][0][:, 0]
-        acc.append(pt.acceptance())
-        pt.close()
-    return xs, np.nanmean(acc, axis=0)
-
-
 @pytest.mark.parametrize("chains,rounds,seed,check_wrong",
                          [(40, 80, 0, False), pytest.param(100, 200, 1, True, marks=pytest.mark.slow)])
 def test_mapped_tempering_is_exact_and_a_dropped_jacobian_is_not(chains, rounds, seed, check_wrong):
@@ -342,17 +315,17 @@ def test_mapped_tempering_is_exact_and_a_dropped_jacobian_is_not(chains, rounds,
     fail (> 6 at the coldest rung). Measured at 40 runs x 80 rounds, seeds 0-3: correct 1.4-2.3, no
     Jacobian 4.7-6.7: not separable for every seed at that size, so the fast case checks only the correct
     rule and the wrong-rule check runs at 100 x 200 (slow), where the gap widens."""
-    from tests.double_well import chain_bin_z
+    from tests.double_well import chain_bin_z, tempering_chains
 
     temps = (0.4, 0.6, 0.9)
     maps = [_TransportMap(a, a * (b / a) ** 2) for a, b in zip(temps[:-1], temps[1:])]
-    xs, acc = _pt_chains(MappedExchange(maps), chains, rounds, temps, seed=seed)
+    xs, acc = tempering_chains(MappedExchange(maps), chains, rounds, temps, seed=seed)
     assert np.all((acc > 0.3) & (acc < 0.9)), acc
     for k, T in enumerate(temps):
         z = chain_bin_z(xs[k], height=1.5 / T)
         assert np.abs(z).max() < 5.0, (T, z)
     if not check_wrong:
         return
-    bad, _ = _pt_chains(_NoJacobian(maps), chains, rounds, temps, seed=seed)
+    bad, _ = tempering_chains(_NoJacobian(maps), chains, rounds, temps, seed=seed)
     worst = np.abs(chain_bin_z(bad[0], height=1.5 / temps[0])).max()
     assert worst > 6.0, worst

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import glassmm
-from glassmm.sampling.tempering import NeighbourExchange, ParallelTempering, geometric_ladder, ka_tempering, tune_ladder
+from glassmm.sampling.tempering import NeighbourExchange, geometric_ladder, ka_tempering, tune_ladder
 
 
 def test_ladders():
@@ -59,51 +59,22 @@ class _WrongSign(NeighbourExchange):
         return -(beta_low - beta_high) * (u_low - u_high)
 
 
-def _pt_double_well_chains(exchange, chains: int, rounds: int, temps=(0.4, 0.6, 0.9), height: float = 1.5, n: int = 3, seed: int = 0):
-    """x at each rung after every round of ``chains`` independent PT runs, each started from exact
-    equilibrium draws at its rungs; and the acceptance per pair."""
-    from tests.double_well import double_well, exact_draws
-
-    sim = double_well(n, height)  # kept alive: its context owns the system
-    system = sim.system
-    rng = np.random.default_rng(seed)
-    xs = np.empty((len(temps), chains, rounds, n))
-    acc = []
-    for c in range(chains):
-        # exact draws at each rung: the double well at T is the kT = 1 well of height h / T (x), y, z ~ N(0, T)
-        starts = []
-        for T in temps:
-            x = exact_draws(n, height / T, rng)
-            x[:, 1:] *= math.sqrt(T)
-            starts.append(x)
-        pt = ParallelTempering(system, np.array(starts), temps, np.zeros(n, dtype=int), None, md_steps=10, exchange=exchange,
-                               platform="Reference", seed=1000 * seed + c, frame_every=0, progress=False)
-        for t in range(rounds):
-            pt.step()
-            states = pt.pool.call("get_state")
-            for k in range(len(temps)):
-                xs[k, c, t] = states[pt.assignment[k]][0][:, 0]
-        acc.append(pt.acceptance())
-        pt.close()
-    return xs, np.nanmean(acc, axis=0)
-
-
 @pytest.mark.parametrize("chains,rounds,against_wrong_rule", [(40, 80, True), pytest.param(100, 200, True, marks=pytest.mark.slow)])
 def test_tempering_keeps_every_rung_exact_and_a_wrong_rule_does_not(chains, rounds, against_wrong_rule):
     """Double wells (h = 1.5, three particles) at T = 0.4, 0.6, 0.9: each rung's x histogram
     against its exact marginal, errors from the scatter between independent runs started in
     equilibrium (limit 5); exchanging with the wrong sign must fail the same test (> 6). Measured
     at 40 runs x 80 rounds over four seeds: correct 1.4-2.0, wrong sign 8.3-10.4."""
-    from tests.double_well import chain_bin_z
+    from tests.double_well import chain_bin_z, tempering_chains
 
     temps = (0.4, 0.6, 0.9)
-    xs, acc = _pt_double_well_chains(NeighbourExchange(), chains, rounds, temps)
+    xs, acc = tempering_chains(NeighbourExchange(), chains, rounds, temps)
     assert np.all((acc > 0.1) & (acc < 0.95)), acc  # exchanges happen, so the test means something
     for k, T in enumerate(temps):
         z = chain_bin_z(xs[k], height=1.5 / T)
         assert np.abs(z).max() < 5.0, (T, z)
     if against_wrong_rule:
-        bad, _ = _pt_double_well_chains(_WrongSign(), chains, rounds, temps)
+        bad, _ = tempering_chains(_WrongSign(), chains, rounds, temps)
         worst = max(np.abs(chain_bin_z(bad[k], height=1.5 / T)).max() for k, T in enumerate(temps))
         assert worst > 6.0, worst
 
