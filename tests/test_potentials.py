@@ -89,14 +89,19 @@ def test_custom_nonbonded_fallback_equals_the_table_in_double_precision():
     assert np.abs(f - f_ref).max() <= 1e-12 * np.abs(f_ref).max()
 
 
+def _made_up_ternary() -> PairTable:
+    """A ternary table with every pair different (one truncated pair, per-pair cutoffs)."""
+    return PairTable(name="T3", species=("A", "B", "C"),
+                     epsilon=[[1.0, 1.5, 0.7], [1.5, 0.5, 0.9], [0.7, 0.9, 1.2]],
+                     sigma=[[1.0, 0.8, 0.9], [0.8, 0.88, 0.85], [0.9, 0.85, 0.95]],
+                     cutoff=[[2.5, 2.0, 2.3], [2.0, 2.2, 1.9], [2.3, 1.9, 2.4]],
+                     shifted=[[True, True, False], [True, True, True], [False, True, True]],
+                     fractions=(0.6, 0.2, 0.2))
+
+
 def test_a_three_species_table_is_a_new_table_not_new_formulas():
     """A made-up ternary: the generic S*t1+t2 key of the fallback force equals the numpy pair sum."""
-    t3 = PairTable(name="T3", species=("A", "B", "C"),
-                   epsilon=[[1.0, 1.5, 0.7], [1.5, 0.5, 0.9], [0.7, 0.9, 1.2]],
-                   sigma=[[1.0, 0.8, 0.9], [0.8, 0.88, 0.85], [0.9, 0.85, 0.95]],
-                   cutoff=[[2.5, 2.0, 2.3], [2.0, 2.2, 1.9], [2.3, 1.9, 2.4]],
-                   shifted=[[True, True, False], [True, True, True], [False, True, True]],
-                   fractions=(0.6, 0.2, 0.2))
+    t3 = _made_up_ternary()
     assert t3.shift[0, 2] == 0.0 and t3.shift[1, 2] != 0.0
     pos, types, box = _liquid(n_types=3)
     e_ref, f_ref = t3.energy_and_forces(pos, types, box)
@@ -135,12 +140,7 @@ def test_systems_aliases_read_the_table():
 @pytest.mark.parametrize("pair", [(0, 0), (0, 1), (1, 1), (0, 2), (2, 1)])
 def test_custom_nonbonded_definitions_pick_each_pairs_row(pair):
     """What other expressions (the NCMC soft-core twin) build on: eps, sig, rc, sh, shon of the pair."""
-    t3 = PairTable(name="T3", species=("A", "B", "C"),
-                   epsilon=[[1.0, 1.5, 0.7], [1.5, 0.5, 0.9], [0.7, 0.9, 1.2]],
-                   sigma=[[1.0, 0.8, 0.9], [0.8, 0.88, 0.85], [0.9, 0.85, 0.95]],
-                   cutoff=[[2.5, 2.0, 2.3], [2.0, 2.2, 1.9], [2.3, 1.9, 2.4]],
-                   shifted=[[True, True, False], [True, True, True], [False, True, True]],
-                   fractions=(0.6, 0.2, 0.2))
+    t3 = _made_up_ternary()
     table = KA if max(pair) < 2 else t3
     probes = {"eps": 0, "sig": 1, "rc": 2, "sh": 3, "shon": 4}
     pos = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 1.0]])
