@@ -129,9 +129,9 @@ def run_tmin(t_min: float, args) -> dict:
         run = DecorrelationRun(advance, lowest, ka.types, ka.density, max_wall_s=args.max_wall).run()
         # Q of the lowest rung drops as soon as another replica's configuration swaps in, even one
         # that has barely moved since it left: without a round trip (a replica from T_min to T_max,
-        # where it relaxes, and back) that drop is shuffling, not decorrelation. Measured: 28.7x at
-        # T_min = 0.45 with no round trip in the 13 s the run lasted. So PT counts as decorrelated
-        # at the later of Q's crossing and its first complete round trip.
+        # where it relaxes, and back) that drop is shuffling, not decorrelation (at T_min = 0.45 Q
+        # crossed within 13 s with no round trip). So PT counts as decorrelated at the later of Q's
+        # crossing and its first complete round trip.
         while int(pt.round_trips.sum()) == trips0 and time.perf_counter() - t0 < args.max_wall:
             advance()
         t_trip = time.perf_counter() - t0 if int(pt.round_trips.sum()) > trips0 else None
