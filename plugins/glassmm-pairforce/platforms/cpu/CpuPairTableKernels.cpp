@@ -47,9 +47,9 @@ public:
             const EngineStats& s = engine->stats();
             fprintf(stderr,
                     "glassmm-pairforce CPU [%s, %d threads]: %lld evaluations, %lld list builds, %.3f s prepare, %.3f s build, "
-                    "%.3f s pairs; last list: %lld blocks (%lld minimum-image), %.1f entries/block, lane occupancy %.3f\n",
+                    "%.3f s pairs (threads busy %.3f s); search %.3f s (threads busy %.3f s); last list: %lld blocks (%lld minimum-image), %.1f entries/block, lane occupancy %.3f\n",
                     engine->isa().c_str(), data.threads.getNumThreads(), s.evaluations, s.rebuilds, s.prepareSeconds, s.buildSeconds,
-                    s.computeSeconds, s.blocks, s.minImageBlocks, s.blocks ? (double) s.entries / s.blocks : 0.0,
+                    s.computeSeconds, s.pairBusySeconds, s.searchSeconds, s.searchBusySeconds, s.blocks, s.minImageBlocks, s.blocks ? (double) s.entries / s.blocks : 0.0,
                     s.lanePairsListed > 0 ? s.lanePairsInside / s.lanePairsListed : 0.0);
         }
     }

@@ -17,6 +17,8 @@ namespace GlassmmPlugin {
 struct EngineStats {
     long long evaluations = 0, rebuilds = 0, entries = 0, blocks = 0, minImageBlocks = 0;
     double buildSeconds = 0, computeSeconds = 0, prepareSeconds = 0;
+    double searchSeconds = 0, searchBusySeconds = 0;  // list builds' neighbour search: wall, and summed over threads
+    double pairBusySeconds = 0;                       // pair loops summed over threads (vs computeSeconds: balance)
     double lanePairsInside = 0, lanePairsListed = 0;  // at the last rebuild: pairs within rc vs lane slots listed
 };
 

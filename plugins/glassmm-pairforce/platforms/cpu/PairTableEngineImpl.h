@@ -21,6 +21,7 @@
 #include "PairTableEngine.h"
 #include "openmm/OpenMMException.h"
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -38,6 +39,7 @@ constexpr int SHIFT_BITS = 7;      // 5 image offsets (-2..2 boxes) per dimensio
 constexpr int SHIFT_MASK = (1 << SHIFT_BITS) - 1;
 constexpr int ZERO_SHIFT = 62;     // (2, 2, 2) -> 2*25 + 2*5 + 2
 constexpr float FAR_AWAY = 1.0e6f; // where padding lanes sit
+constexpr int SEARCH_CHUNK = 4;    // blocks per unit of work in a list build's search
 #ifndef GLASSMM_SUB_LEVELS
 #define GLASSMM_SUB_LEVELS 1
 #endif
@@ -194,8 +196,9 @@ public:
             makePartition(numThreads);
         if ((int) fbuf.size() < numThreads)
             fbuf.resize(numThreads);
-        std::vector<double> energy(numThreads, 0.0);
+        std::vector<double> energy(numThreads, 0.0), busy(numThreads, 0.0);
         threads.execute([&](OpenMM::ThreadPool&, int t) {
+            auto c0 = clock::now();
             int b0 = partition[t], b1 = partition[t + 1];
             if (b0 >= b1)
                 return;
@@ -230,8 +233,11 @@ public:
                     out[4 * i + 2] += f[4 * k + 2];
                 }
             }
+            busy[t] = std::chrono::duration<double>(clock::now() - c0).count();
         });
         threads.waitForThreads();
+        for (double v : busy)
+            stat.pairBusySeconds += v;
         double total = 0;
         for (double e : energy)
             total += e;
@@ -485,34 +491,48 @@ private:
             }
         });
         threads.waitForThreads();
-        // Neighbour search, blocks split evenly over threads; each thread keeps its own storage.
-        store.resize(numThreads);
+        // Neighbour search. Blocks early in the sorted order have more later neighbours (a half
+        // list), so an even split by block count leaves one thread with most of the work: threads
+        // take chunks of blocks from a shared counter instead. Each chunk keeps its own storage,
+        // so a block's list is the same whichever thread built it (results stay deterministic).
+        const int chunk = SEARCH_CHUNK, nChunks = (nBlocks + chunk - 1) / chunk;
+        if ((int) store.size() < nChunks)
+            store.resize(nChunks);
         blockEntries.assign(nBlocks, nullptr);
         blockCount.assign(nBlocks, 0);
         blockSelf.assign(nBlocks, 0);
         blockMinImage.assign(nBlocks, 0);
-        std::vector<std::vector<int> > startOf(numThreads);
-        std::vector<double> inside(numThreads, 0.0), listed(numThreads, 0.0);
+        std::vector<int> startOf(nBlocks + nChunks, 0);  // per chunk: its blocks' starts, then its end
+        std::vector<double> inside(numThreads, 0.0), listed(numThreads, 0.0), busy(numThreads, 0.0);
+        std::atomic<int> nextChunk(0);
+        auto s0 = std::chrono::steady_clock::now();
         threads.execute([&](OpenMM::ThreadPool&, int t) {
-            int b0 = (int) ((long long) nBlocks * t / numThreads), b1 = (int) ((long long) nBlocks * (t + 1) / numThreads);
-            std::vector<int>& out = store[t];
-            out.clear();
-            std::vector<int>& starts = startOf[t];
-            starts.assign(b1 - b0 + 1, 0);
+            auto c0 = std::chrono::steady_clock::now();
             std::vector<V> P(6 * S);
-            for (int b = b0; b < b1; b++) {
-                starts[b - b0] = (int) out.size();
-                searchBlock(b, L, out, P.data(), inside[t], listed[t]);
+            for (int c = nextChunk++; c < nChunks; c = nextChunk++) {
+                int b0 = c * chunk, b1 = std::min(nBlocks, b0 + chunk);
+                std::vector<int>& out = store[c];
+                out.clear();
+                int* starts = &startOf[b0 + c];
+                for (int b = b0; b < b1; b++) {
+                    starts[b - b0] = (int) out.size();
+                    searchBlock(b, L, out, P.data(), inside[t], listed[t]);
+                }
+                starts[b1 - b0] = (int) out.size();
             }
-            starts[b1 - b0] = (int) out.size();
+            busy[t] = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
         });
         threads.waitForThreads();
+        stat.searchSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+        for (double v : busy)
+            stat.searchBusySeconds += v;
         long long total = 0;
-        for (int t = 0; t < numThreads; t++) {
-            int b0 = (int) ((long long) nBlocks * t / numThreads), b1 = (int) ((long long) nBlocks * (t + 1) / numThreads);
+        for (int c = 0; c < nChunks; c++) {
+            int b0 = c * chunk, b1 = std::min(nBlocks, b0 + chunk);
+            const int* starts = &startOf[b0 + c];
             for (int b = b0; b < b1; b++) {
-                blockEntries[b] = store[t].data() + startOf[t][b - b0];
-                blockCount[b] = startOf[t][b - b0 + 1] - startOf[t][b - b0];
+                blockEntries[b] = store[c].data() + starts[b - b0];
+                blockCount[b] = starts[b - b0 + 1] - starts[b - b0];
                 total += blockCount[b];
             }
         }
