@@ -7,7 +7,9 @@ Every glass-former glassmm simulates is a multi-species Lennard-Jones mixture,
 
 with one row per unordered pair of species (a, b): epsilon, sigma, cutoff and shift, where
 shift_ab = 4 eps_ab [(sigma_ab / rc_ab)^12 - (sigma_ab / rc_ab)^6] for a pair shifted to zero at
-its cutoff and 0 for a truncated one. A :class:`PairTable` holds those rows; the OpenMM forces
+its cutoff and 0 for a truncated one. A table may instead be *smoothed*: the bracket gains
+C0 + C2 (r / sigma_ab)^2 + C4 (r / sigma_ab)^4 with table-wide constants chosen so that U, U' and
+U'' all vanish at the cutoff (the 2D ternary model of Jung, Biroli & Berthier); its shifts are 0. A :class:`PairTable` holds those rows; the OpenMM forces
 (the compiled ``glassmm-pairforce`` plugin or the :func:`PairTable.custom_nonbonded_force`
 fallback), the LAMMPS reference, the local energies of Monte Carlo moves and the models'
 features all read it, so adding a model is a new table, not new formulas.
@@ -25,7 +27,7 @@ Tables
            pinned from a stored source when this table was written, so it refuses to be used
            rather than carry numbers from memory.
 ``TERNARY2D``  The 2D ternary glass-former of Jung, Biroli & Berthier (MLST 5, 035053 (2024)): the
-           KA pairs plus a species C of intermediate size built as in KA2 (see :data:`TERNARY2D`).
+           KA pairs plus a species C of intermediate size, smoothed at 2.5 sigma_ab (see :data:`TERNARY2D`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class PairTable:
         Well depth (epsilon_AA), size (sigma_AA) and absolute cutoff (sigma_AA) of each pair.
     shifted : ndarray of bool (S, S), symmetric
         Whether the pair is shifted to zero at its cutoff (else truncated).
+    smoothing : tuple of float
+        Empty (plain LJ, shifted or truncated per pair) or (C0, C2, C4): the polynomial
+        C0 + C2 (r/sigma_ab)^2 + C4 (r/sigma_ab)^4 added inside the bracket of every pair; such a
+        table shifts no pair (the polynomial takes the shift's place).
     fractions : tuple of float
         Default composition (number fractions, summing to 1).
     dimensions : int
@@ -68,6 +74,7 @@ class PairTable:
     fractions: tuple[float, ...]
     dimensions: int = 3
     reference: str = ""
+    smoothing: tuple[float, ...] = ()
     _shift: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +99,12 @@ class PairTable:
             raise ValueError(f"table {self.name!r}: fractions must be {s} non-negative numbers summing to 1; got {fr}")
         if self.dimensions not in (2, 3):
             raise ValueError(f"table {self.name!r}: dimensions must be 2 or 3; got {self.dimensions}")
+        smooth = tuple(float(c) for c in self.smoothing)
+        if smooth and (len(smooth) != 3 or not all(np.isfinite(smooth))):
+            raise ValueError(f"table {self.name!r}: smoothing must be () or three finite numbers (C0, C2, C4); got {smooth}")
+        if smooth and sh.any():
+            raise ValueError(f"table {self.name!r}: a smoothed table shifts no pair (the polynomial replaces the shift)")
+        object.__setattr__(self, "smoothing", smooth)
         for what, a in arrays.items():
             object.__setattr__(self, what, a)
         object.__setattr__(self, "shifted", sh)
@@ -105,9 +118,9 @@ class PairTable:
     @classmethod
     def from_pairs(cls, name: str, species: Iterable[str], pairs: dict[tuple[str, str], tuple[float, float]],
                    fractions: Iterable[float], cutoff_factor: float = 2.5, shifted: bool = True,
-                   dimensions: int = 3, reference: str = "") -> "PairTable":
+                   dimensions: int = 3, reference: str = "", smoothing: tuple[float, ...] = ()) -> "PairTable":
         """Table from ``{(a, b): (epsilon, sigma)}`` for every unordered species pair, with
-        cutoffs ``cutoff_factor * sigma_ab`` and one shift rule for all pairs."""
+        cutoffs ``cutoff_factor * sigma_ab`` and one shift rule (or one smoothing) for all pairs."""
         species = tuple(species)
         s = len(species)
         index = {n: k for k, n in enumerate(species)}
@@ -124,7 +137,7 @@ class PairTable:
             raise ValueError(f"table {name!r}: no parameters for pairs {missing}")
         return cls(name=name, species=species, epsilon=eps, sigma=sig, cutoff=float(cutoff_factor) * sig,
                    shifted=np.full((s, s), bool(shifted)), fractions=tuple(fractions), dimensions=dimensions,
-                   reference=reference)
+                   reference=reference, smoothing=tuple(smoothing))
 
     # ------------------------------------------------------------------ the rows
     @property
@@ -135,6 +148,20 @@ class PairTable:
     def shift(self) -> np.ndarray:
         """Energy subtracted inside the cutoff (reduced) (S, S): U_LJ(rc) for shifted pairs, else 0."""
         return self._shift
+
+    @property
+    def smoothed(self) -> bool:
+        """Whether the pairs carry the smoothing polynomial (see the class docstring)."""
+        return bool(self.smoothing)
+
+    def require_plain(self, what: str) -> None:
+        """Raise NotImplementedError naming ``what`` when the table is smoothed (``what`` knows only
+        shifted or truncated Lennard-Jones pairs)."""
+        if self.smoothed:
+            raise NotImplementedError(
+                f"{what} supports shifted or truncated Lennard-Jones pairs only; table {self.name!r} is smoothed "
+                f"(C0, C2, C4 = {self.smoothing}): use the CustomNonbondedForce (force='custom') and the table's own "
+                "energy functions")
 
     @property
     def max_cutoff(self) -> float:
@@ -182,8 +209,8 @@ class PairTable:
     def pair_terms(self, r: Any, ti: Any, tj: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """U, dU/dr and d2U/dr2 of type pairs at distances r (reduced; broadcast), zero beyond the cutoff.
 
-        The derivatives of the truncated (not smoothed) potential: the force jumps at the
-        cutoff of a shifted pair, as it does in OpenMM and LAMMPS.
+        The derivatives of the truncated potential: the force of a shifted (unsmoothed) pair jumps
+        at its cutoff, as it does in OpenMM and LAMMPS.
         """
         r = np.asarray(r, dtype=np.float64)
         eps, sig, rc, shift = self.parameters(ti, tj)
@@ -194,6 +221,12 @@ class PairTable:
         u = np.where(inside, 4.0 * eps * (sr12 - sr6) - shift, 0.0)
         du = np.where(inside, -24.0 * eps * (2.0 * sr12 - sr6) / rr, 0.0)
         d2u = np.where(inside, 4.0 * eps * (156.0 * sr12 - 42.0 * sr6) / (rr * rr), 0.0)
+        if self.smoothed:
+            c0, c2, c4 = self.smoothing
+            q = (rr / sig) ** 2  # (r / sigma)^2
+            u = u + np.where(inside, 4.0 * eps * (c0 + c2 * q + c4 * q * q), 0.0)
+            du = du + np.where(inside, 4.0 * eps * (2.0 * c2 + 4.0 * c4 * q) * rr / (sig * sig), 0.0)
+            d2u = d2u + np.where(inside, 4.0 * eps * (2.0 * c2 + 12.0 * c4 * q) / (sig * sig), 0.0)
         return u, du, d2u
 
     # ------------------------------------------------------------------ configurations
@@ -264,6 +297,10 @@ class PairTable:
     def custom_nonbonded_expression(self) -> str:
         """The table as one ``CustomNonbondedForce`` energy expression in a per-particle type ``t``
         (see :meth:`custom_nonbonded_definitions`)."""
+        if self.smoothed:
+            c0, c2, c4 = (repr(c) for c in self.smoothing)
+            return (f"step(rc - r) * 4*eps*(x*x - x + {c0} + ({c2})*q + ({c4})*q*q);x = (sig/r)^6;q = (r/sig)^2;"
+                    + self.custom_nonbonded_definitions())
         return "step(rc - r) * (4*eps*(x*x - x) - sh);x = (sig/r)^6;" + self.custom_nonbonded_definitions()
 
     def custom_nonbonded_force(self, types: Any, periodic: bool = True, name: str = "KobAndersen") -> Any:
@@ -302,6 +339,7 @@ class PairTable:
         is not installed. The force is a ``CustomNonbondedForce`` subclass whose energy function
         is this table's expression, evaluated by compiled kernels.
         """
+        self.require_plain("the compiled glassmm-pairforce plugin")
         import glassmm_pairforce
 
         types = self.validate_types(types)
@@ -327,6 +365,9 @@ class PairTable:
         for a, b in self.pairs():
             e, g, rc, sh = self.row(a, b)
             lines.append(f"  {self.species[a]}{self.species[b]}: eps {e:g} sigma {g:g} rc {rc:g} shift {sh:.6g}")
+        if self.smoothed:
+            lines.append("  smoothed: 4 eps [(s/r)^12 - (s/r)^6 + C0 + C2 (r/s)^2 + C4 (r/s)^4], (C0, C2, C4) = "
+                         f"{self.smoothing}")
         return "\n".join(lines)
 
 
@@ -346,23 +387,25 @@ PENDING: dict[str, str] = {
            "from the paper (add them with PairTable.from_pairs and register them in TABLES)",
 }
 
-#: The 2D ternary glass-former of Jung, Biroli & Berthier, MLST 5, 035053 (2024), sec. 2.1: N = 43 in a
-#: periodic square of side L = 6.0 there (density 43/36). The MLST paper defers the potential to the
-#: supplemental material (sec. I) of Jung, Biroli & Berthier, PRL 130, 238202 (2023), which is not in
-#: the stored sources; the PRL's main text (p. 1) calls the model "KA2D", a 2D ternary mixture whose
-#: interactions follow Parmar, Ozawa & Berthier, PRL 125, 085505 (2020) (its ref. 28), with
-#: N1:N2:N3 = 600:330:360 (N = 1290, L = 32.896), and Jung, Biroli & Berthier, PRB 109, 064205 (2024),
-#: sec. II A, says it generalises 2D KA with "a third particle type with an intermediate size" citing
-#: the same Parmar et al. That paper's eqs. (1)-(3) with omega = 1/2 (its discrete ternary KA2) give
-#: X_AC = (X_AA + X_AB)/2, X_BC = (X_AB + X_BB)/2, X_CC = (X_AA + X_BB)/2 for X = epsilon, sigma, every
-#: pair truncated and shifted at 2.5 sigma_ab. Types 0, 1, 2 = the PRL's types 1, 2, 3 (A, B, C).
-_TERNARY2D_PAIRS = {**_KA_PAIRS, ("A", "C"): (1.25, 0.9), ("B", "C"): (1.0, 0.84), ("C", "C"): (0.75, 0.94)}
+#: The 2D ternary glass-former of Jung, Biroli & Berthier, MLST 5, 035053 (2024), sec. 2.1 (N = 43 in a
+#: periodic square of side 6.0 there), which defers the model to PRL 130, 238202 (2023) (N1:N2:N3 =
+#: 600:330:360 at N = 1290, L = 32.896) and PRB 109, 064205 (2024) (m = 1; no crystallisation seen down to
+#: T_g = 0.15). Neither prints the pair table; it is taken from the first author's analysis code
+#: (github.com/GerhardJung/StructDynGlass, struct_base.cpp/.h, model "KA2-2D": sigma AA/AB/BB/AC/BC/CC =
+#: 1/0.8/0.88/0.9/0.8/0.94, epsilon = 1/1.5/0.5/0.75/1.5/0.75, and the smoothing constants below), the
+#: same numbers as the independent ParticlesMC model "JBB" (TheDisorderedOrganization/ParticlesMC,
+#: src/models.jl), and checked against the authors' published N = 1290 inherent structures, on which these
+#: pairs leave a mean force of ~0.02 per particle (the 6-digit rounding of the files) where an averaged
+#: third species (the 3D KA2 rule of Parmar et al.) leaves ~3.5. C is the size of neither A nor B but binds
+#: B as A does. Every pair: 4 eps [(s/r)^12 - (s/r)^6 + C0 + C2 (r/s)^2 + C4 (r/s)^4] for r < 2.5 s, with
+#: U, U' and U'' zero at the cutoff. Types 0, 1, 2 = the PRL's types 1, 2, 3 (A, B, C).
+_TERNARY2D_PAIRS = {**_KA_PAIRS, ("A", "C"): (0.75, 0.9), ("B", "C"): (1.5, 0.8), ("C", "C"): (0.75, 0.94)}
+TERNARY2D_SMOOTHING = (0.04049023795, -0.00970155098, 0.00062012616)
 TERNARY2D = PairTable.from_pairs(
     "TERNARY2D", ("A", "B", "C"), _TERNARY2D_PAIRS, fractions=(600 / 1290, 330 / 1290, 360 / 1290), cutoff_factor=2.5,
-    shifted=True, dimensions=2,
-    reference="Jung, Biroli & Berthier, MLST 5, 035053 (2024), sec. 2.1 -> PRL 130, 238202 (2023), p. 1 (composition "
-              "600:330:360) and PRB 109, 064205 (2024), sec. II A -> KA2 construction of Parmar, Ozawa & Berthier, PRL 125, "
-              "085505 (2020), eqs. (1)-(3), omega = 1/2; the PRL's supplemental section I itself was not available")
+    shifted=False, smoothing=TERNARY2D_SMOOTHING, dimensions=2,
+    reference="Jung, Biroli & Berthier, MLST 5, 035053 (2024) -> PRL 130, 238202 (2023) (composition 600:330:360) and "
+              "PRB 109, 064205 (2024); pair table and smoothing from the authors' code (StructDynGlass, model KA2-2D)")
 
 #: Every defined table by name.
 TABLES: dict[str, PairTable] = {"KA": KA, "KA2D": KA2D, "TERNARY2D": TERNARY2D}

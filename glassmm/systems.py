@@ -116,6 +116,11 @@ def make_pair_force(table: potentials.PairTable, types: np.ndarray, force: str =
         raise ValueError(f"force must be one of {', '.join(FORCE_CHOICES)}; got {force!r}")
     if choice == "custom":
         return table.custom_nonbonded_force(types, name=name), "custom", "force='custom' asked for"
+    if table.smoothed:
+        if choice == "plugin":
+            table.require_plain("force='plugin' (the compiled glassmm-pairforce plugin)")
+        return (table.custom_nonbonded_force(types, name=name), "custom",
+                f"table {table.name} is smoothed, which the compiled plugin does not implement")
     plugin, why = pair_force_plugin()
     if plugin is None:
         if choice == "plugin":

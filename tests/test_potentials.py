@@ -154,3 +154,67 @@ def test_custom_nonbonded_definitions_pick_each_pairs_row(pair):
         got, _ = _reference_energy_forces(force, pos, np.full(3, 8.0))
         want = [*table.row(*pair), float(table.shifted[pair])][col]
         assert got == want, name
+
+
+# ---------------------------------------------------------------------------- smoothed tables
+# The 2D ternary model of Jung, Biroli & Berthier as its authors' code writes it (StructDynGlass,
+# model "KA2-2D"), transcribed here independently of glassmm.potentials.
+_JBB_EPS = {(0, 0): 1.0, (0, 1): 1.5, (1, 1): 0.5, (0, 2): 0.75, (1, 2): 1.5, (2, 2): 0.75}
+_JBB_SIG = {(0, 0): 1.0, (0, 1): 0.8, (1, 1): 0.88, (0, 2): 0.9, (1, 2): 0.8, (2, 2): 0.94}
+_JBB_C = (0.04049023795, -0.00970155098, 0.00062012616)
+
+
+def _jbb(r, pair):
+    eps, sig = _JBB_EPS[pair], _JBB_SIG[pair]
+    x = (sig / r) ** 6
+    q = (r / sig) ** 2
+    return np.where(r < 2.5 * sig, 4 * eps * (x * x - x + _JBB_C[0] + _JBB_C[1] * q + _JBB_C[2] * q * q), 0.0)
+
+
+@pytest.mark.parametrize("pair", sorted(_JBB_EPS))
+def test_smoothed_ternary_pairs_match_the_authors_formula_and_vanish_smoothly(pair):
+    from glassmm.potentials import TERNARY2D
+
+    sig = _JBB_SIG[pair]
+    r = np.linspace(0.85, 2.6, 61) * sig
+    u, du, d2u = TERNARY2D.pair_terms(r, *pair)
+    assert np.allclose(u, _jbb(r, pair), rtol=1e-13, atol=1e-15)
+    h = 1e-6
+    fd1 = (TERNARY2D.energy(r + h, *pair) - TERNARY2D.energy(r - h, *pair)) / (2 * h)
+    fd2 = (TERNARY2D.pair_terms(r + h, *pair)[1] - TERNARY2D.pair_terms(r - h, *pair)[1]) / (2 * h)
+    inside = r < 2.5 * sig - 1e-4
+    assert np.allclose(du[inside], fd1[inside], rtol=1e-6, atol=1e-8)
+    assert np.allclose(d2u[inside], fd2[inside], rtol=1e-6, atol=1e-6)
+    # U, U' and U'' reach zero at the cutoff (to the 11 digits of the published constants), where a
+    # shifted pair's force would jump by ~0.04 eps / sigma
+    at = TERNARY2D.pair_terms(np.array([2.5 * sig * (1 - 1e-12)]), *pair)
+    assert max(abs(float(v[0])) for v in at) < 1e-8
+    assert TERNARY2D.shift[pair] == 0.0 and TERNARY2D.smoothed
+
+
+def test_smoothed_custom_force_matches_the_direct_pair_sum():
+    from glassmm.potentials import TERNARY2D
+
+    pos, types, box = _liquid(n=250, box=7.0, n_types=3)
+    e_ref, f_ref = TERNARY2D.energy_and_forces(pos, types, box)
+    e, f = _reference_energy_forces(TERNARY2D.custom_nonbonded_force(types), pos, box)
+    assert e == pytest.approx(e_ref, rel=1e-10)
+    assert np.allclose(f, f_ref, rtol=1e-8, atol=1e-8)
+
+
+def test_smoothed_tables_are_refused_where_only_plain_pairs_are_implemented():
+    import glassmm
+    from glassmm.potentials import TERNARY2D
+    from glassmm.sampling.ncmc import softcore_expression
+
+    with pytest.raises(NotImplementedError, match="smoothed"):
+        TERNARY2D.pair_table_force(np.zeros(4, int))
+    with pytest.raises(NotImplementedError, match="smoothed"):
+        softcore_expression(TERNARY2D)
+    with pytest.raises(NotImplementedError, match="smoothed"):
+        glassmm.KobAndersen(43, table="TERNARY2D", dimensions=2, force="plugin")
+    auto = glassmm.KobAndersen(43, table="TERNARY2D", dimensions=2, force="auto")
+    assert auto.force_kind == "custom"
+    with pytest.raises(ValueError, match="shifts no pair"):
+        PairTable.from_pairs("bad", ("A",), {("A", "A"): (1.0, 1.0)}, fractions=(1.0,), shifted=True,
+                             smoothing=(0.1, 0.0, 0.0))

@@ -52,6 +52,7 @@ def pair_table_tensors(table: Any = None) -> List[torch.Tensor]:
     from glassmm.potentials import KA
 
     t = KA if table is None else table
+    t.require_plain("the torch pair energy (pair_energy)")
     return [torch.tensor(np.asarray(x, dtype=np.float64)) for x in (t.epsilon, t.sigma, t.cutoff, t.shift)]
 
 

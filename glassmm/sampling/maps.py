@@ -109,8 +109,8 @@ def _gather(xb: Any, idx: Any) -> Any:
 class PairEnergy:
     """Total potential energy (reduced) of a batch of configurations by a dense pair sum in torch.
 
-    The table's truncated (and, per pair, shifted) Lennard-Jones sum over all N(N-1)/2 minimum-image
-    pairs: for the small systems (N <= a few hundred) the maps train on; differentiable.
+    The table's truncated (and, per pair, shifted or, for a smoothed table, smoothed) Lennard-Jones sum
+    over all N(N-1)/2 minimum-image pairs: for the small systems (N <= a few hundred) the maps train on; differentiable.
 
     Parameters
     ----------
@@ -131,6 +131,7 @@ class PairEnergy:
         eps, sig, rc, shift = self.table.parameters(t[:, None], t[None, :])
         self.eps, self.sig2 = torch.as_tensor(eps), torch.as_tensor(sig * sig)
         self.rc2, self.shift = torch.as_tensor(rc * rc), torch.as_tensor(shift)
+        self.smoothing = self.table.smoothing  # () or (C0, C2, C4): see PairTable
         self.same = torch.eye(self.n, dtype=torch.bool)
         self.rows = torch.arange(self.n)[None, :, None]
 
@@ -145,7 +146,12 @@ class PairEnergy:
         inside = valid & (r2 < self.rc2[self.rows, idx])
         r2s = torch.where(inside, r2, torch.ones_like(r2))
         s6 = (self.sig2[self.rows, idx] / r2s) ** 3
-        u = torch.where(inside, 4.0 * self.eps[self.rows, idx] * (s6 * s6 - s6) - self.shift[self.rows, idx],
+        bracket = s6 * s6 - s6
+        if self.smoothing:
+            c0, c2, c4 = self.smoothing
+            q = r2s / self.sig2[self.rows, idx]
+            bracket = bracket + c0 + c2 * q + c4 * q * q
+        u = torch.where(inside, 4.0 * self.eps[self.rows, idx] * bracket - self.shift[self.rows, idx],
                         torch.zeros_like(r2))
         return 0.5 * u.sum((-1, -2))
 

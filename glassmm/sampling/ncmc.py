@@ -59,6 +59,7 @@ def softcore_expression(table: PairTable) -> str:
     own cutoff when the table shifts that pair; lam = 1 - (1 - lambda_soft) max(soft1, soft2),
     so lambda_soft = 1 is the table's potential exactly.
     """
+    table.require_plain("the NCMC soft-core force")
     return (
         "step(rc - r) * 4*eps*lam*(1/(y*y) - 1/y - shon*(1/(yc*yc) - 1/yc));"
         "y = ssc + (r/sig)^6;"
