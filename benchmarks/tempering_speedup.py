@@ -99,7 +99,7 @@ def run_tmin(t_min: float, args) -> dict:
         tau = None if run.crossing_frames is None else run.crossing_frames * frame_steps * DT
         print(f"T_min={t_min}: MD replica {r}: Q decorrelates in "
               + (f"{run.decorrelation_wall_s:.3g} s ({tau:.3g} tau)" if tau else f"> {run.bound_wall_s:.3g} s (bound)")
-              + (f", IS energy in {t_is:.3g} s" if t_is else ", IS energy: not within the run"), flush=True)
+              + (f", IS energy (with a round trip) in {t_is:.3g} s" if t_is else ", IS energy: not within the run"), flush=True)
 
     # ---- parallel tempering runs, every replica in this process
     ladder = geometric_ladder(t_min, args.tmax, args.replicas)
@@ -144,6 +144,8 @@ def run_tmin(t_min: float, args) -> dict:
         pt_runs.append(run)
         pt_energy.extend(energies)
         t_is, _ = is_decorrelation_wall(run.frames[:: args.is_every], run.wall_per_frame * args.is_every, ka)
+        # the IS energy of the lowest rung changes by swaps just as Q does: the same round-trip rule
+        t_is = None if t_is is None or t_trip is None else max(t_is, t_trip)
         pt_is.append(t_is)
         s = pt.summary()
         s["measured_rounds"], s["measured_wall_s"] = pt.round - rounds0, wall
@@ -155,7 +157,7 @@ def run_tmin(t_min: float, args) -> dict:
               + (f"first round trip after {t_trip:.3g} s; " if t_trip else "no round trip within the run; ")
               + "decorrelated (Q crossed and a round trip done) in "
               + (f"{run.decorrelation_wall_s:.3g} s" if run.decorrelation_wall_s else f"> {run.bound_wall_s:.3g} s (bound)")
-              + (f", IS energy in {t_is:.3g} s" if t_is else ", IS energy: not within the run")
+              + (f", IS energy (with a round trip) in {t_is:.3g} s" if t_is else ", IS energy: not within the run")
               + f"; {s['round_trips_measured']} round trips in {wall:.0f} s; crystalline A at most {s['crystalline_A_max']:.2f}", flush=True)
 
     md_w = [r.decorrelation_wall_s for r in md_runs]
