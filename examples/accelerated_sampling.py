@@ -20,7 +20,10 @@
 Why harmonic is the default: measured at N = 500 (``benchmarks/sampler_speedup.py``), harmonic
 region jumps ran at 0.75 and 0.79 of MD's speed at T = 0.6 and 0.5 and 1.46 +- 0.22 times MD at
 0.45 (two replicas); parallel tempering, with a round trip required, ran at 0.50 of MD at
-T_min = 0.6 (``benchmarks/tempering_speedup.py --quick``) and has not been measured lower. See
+T_min = 0.6 (``benchmarks/tempering_speedup.py --quick``) and 0.18 at T_min = 0.45 (N = 256,
+8 replicas). Tempering pays for the small 2D ternary system instead (N = 43,
+``benchmarks/ternary_lowest_t.py``: PT reached its ladder's bottom, 0.15, where MD reached 0.38 in
+the same CPU time). See
 the README's sampler sections.
 
 Writes sampling-output/{summary.json, overlap.png, sampler/ or tempering/...}. The last line
