@@ -355,11 +355,12 @@ class _MapIgnored(MappedExchange):
 @pytest.mark.slow
 def test_small_ka_mapped_tempering_matches_md_and_ignoring_the_map_does_not():
     """Mapped-exchange PT on a small KA liquid (N = 160) at T = 0.8, 0.9, 1.0 through random pair-field
-    maps (about 1.5 kT of energy per mapping; mapped-exchange acceptance measured 0.03 and 0.17) keeps
-    each rung's <U> and g(r) of plain MD; accepting mapped configurations by the plain swap's rule (the
-    map's energy and Jacobian left out) moves the rungs' energies. That wrong rule runs with maps 5x
-    stronger (~25 energy units per mapping): at the weak maps' cost the added energy relaxes within one
-    50-step segment (measured z 0.05-0.19 with the energy alone left out), so it would have no power."""
+    maps (1.6 energy units per mapping of a T = 0.8 configuration; mapped-exchange acceptance measured
+    0.03 and 0.17) keeps each rung's <U> and g(r) of plain MD (measured z 0.22-0.27). Accepting mapped
+    configurations by the plain swap's rule (the map's energy and Jacobian left out) must move the
+    rungs' energies; it runs with maps 10x stronger (87 energy units per mapping; measured z 3.7 / 12.3
+    / 12.0), because with the weak maps the added energy relaxes within one 50-step segment (z 0.05-0.19
+    with the energy alone left out) and at 5x it was marginal (max z 6.5)."""
     from glassmm.testing import plain_md_reference
     from tests.test_tempering import _pt_rung_statistics
 
@@ -371,7 +372,7 @@ def test_small_ka_mapped_tempering_matches_md_and_ignoring_the_map_does_not():
     for (u_pt, se_pt, g_pt), (_, (u_md, se_md, g_md)), T in zip(good, refs, temps):
         assert abs(u_pt - u_md) < 4 * math.hypot(se_pt, se_md), (T, u_pt, u_md, se_pt, se_md)
         assert abs(g_pt.max() - g_md.max()) < 0.05 * g_md.max() and abs(int(g_pt.argmax()) - int(g_md.argmax())) <= 1
-    strong = [_random_map(ka, "coupling", 0.01, steps=2, seed=s) for s in (1, 2)]
+    strong = [_random_map(ka, "coupling", 0.02, steps=2, seed=s) for s in (1, 2)]
     bad = _pt_rung_statistics(ka, temps, _MapIgnored(strong), 600)
     z = [abs(u_pt - u_md) / math.hypot(se_pt, se_md) for (u_pt, se_pt, _), (_, (u_md, se_md, _)) in zip(bad, refs)]
     assert max(z) > 6.0, z
