@@ -198,7 +198,7 @@ public:
             fbuf.resize(numThreads);
         std::vector<double> energy(numThreads, 0.0), busy(numThreads, 0.0);
         threads.execute([&](OpenMM::ThreadPool&, int t) {
-            auto c0 = clock::now();
+            auto c0 = collectStats ? clock::now() : clock::time_point();  // threads' busy time: only for the stats
             int b0 = partition[t], b1 = partition[t + 1];
             if (b0 >= b1)
                 return;
@@ -233,7 +233,8 @@ public:
                     out[4 * i + 2] += f[4 * k + 2];
                 }
             }
-            busy[t] = std::chrono::duration<double>(clock::now() - c0).count();
+            if (collectStats)
+                busy[t] = std::chrono::duration<double>(clock::now() - c0).count();
         });
         threads.waitForThreads();
         for (double v : busy)
