@@ -332,14 +332,9 @@ def test_mapped_tempering_is_exact_and_a_dropped_jacobian_is_not(chains, rounds,
 
 
 # ---------------------------------------------------------------------------- exactness on a small KA liquid
-class _MapIgnored(MappedExchange):
+class _MapIgnored(_NoJacobian):
     """The wrong rule the KA test must catch: mapped configurations installed, but accepted by the plain
-    swap's rule alone (the energy the map adds and its log-Jacobians left out)."""
-
-    def propose(self, k, x_cold, x_hot):
-        p = super().propose(k, x_cold, x_hot)
-        p["logdet_forward"] = p["logdet_backward"] = 0.0
-        return p
+    swap's rule alone (the log-Jacobians left out as in :class:`_NoJacobian`, and the energy the map adds)."""
 
     def apply(self, temperatures, energies, assignment, parity, rng, states=None, energy_of=None):
         def same_energy(replica, positions):  # the mapped state's energy reported as the replica's old one
