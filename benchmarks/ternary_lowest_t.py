@@ -43,6 +43,7 @@ import numpy as np
 os.environ.setdefault("GLASSMM_QUIET", "1")
 
 FRESH_NEEDED = 10
+DT = 0.005  # tau: the Langevin step of MD and of every PT replica
 
 
 def md_cooling(args, ka) -> tuple[dict, dict]:
@@ -50,7 +51,7 @@ def md_cooling(args, ka) -> tuple[dict, dict]:
     from glassmm.sampling.equilibration import equilibrate
     from glassmm.simulation import create_simulation, get_positions, run, set_temperature
 
-    sim = create_simulation(ka, "langevin", temperature=1.0, seed=args.seed, platform="CPU", threads=1)
+    sim = create_simulation(ka, "langevin", temperature=1.0, dt=DT, seed=args.seed, platform="CPU", threads=1)
     t0 = time.process_time()
     run(sim, 20000)  # 100 tau at T = 1 (a melt; not charged, as PT's start is not)
     rate = 100.0 / (time.process_time() - t0)  # tau per CPU second at this N
@@ -76,19 +77,23 @@ def md_cooling(args, ka) -> tuple[dict, dict]:
 
 
 def pt_run(args, ka, start_positions, tau_top: float) -> dict:
-    from glassmm.sampling.tempering import geometric_ladder, ka_tempering, tune_ladder
+    from glassmm.sampling.tempering import ParallelTempering, geometric_ladder, tune_ladder
 
     R = args.replicas
     ladder = geometric_ladder(args.pt_bottom, args.pt_top, R)
     t0 = time.process_time()
-    ka_start = _with_positions(ka, start_positions)
+
+    def tempering(temperatures, seed):  # every replica from MD's configuration at the top rung
+        return ParallelTempering(ka.system, start_positions, temperatures, ka.types, ka.box, md_steps=args.md_steps,
+                                 dt=DT, dimensions=ka.dimensions, seed=seed, progress=False, frame_every=0)
+
     if args.tune:
-        pt = ka_tempering(ka_start, ladder, md_steps=args.md_steps, seed=args.seed, progress=False, frame_every=0)
+        pt = tempering(ladder, args.seed)
         pt.run(args.tune)
         ladder = tune_ladder(ladder, pt.acceptance())
         pt.close()
         print(f"PT: ladder respaced after {args.tune} rounds: {np.round(ladder, 4).tolist()}", flush=True)
-    pt = ka_tempering(ka_start, ladder, md_steps=args.md_steps, seed=args.seed + 1, progress=False, frame_every=0)
+    pt = tempering(ladder, args.seed + 1)
     fresh = np.zeros(R, dtype=np.int64)
     # A replica is "charged" once it has spent tau_alpha(top) of MD time at the top rung (its
     # configuration decorrelated there); it then delivers one fresh configuration to each lower rung it
@@ -96,7 +101,7 @@ def pt_run(args, ka, start_positions, tau_top: float) -> dict:
     charged = np.zeros(R, dtype=bool)
     counted = np.zeros((R, R), dtype=bool)
     top_time = np.zeros(R)
-    round_tau = args.md_steps * 0.005
+    round_tau = args.md_steps * DT
 
     def tally(p) -> bool:
         rung_of = np.empty(R, dtype=np.int64)
@@ -153,13 +158,6 @@ def plot(result: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _with_positions(ka, positions):
-    import glassmm
-
-    return glassmm.KobAndersen(ka.n_particles, dimensions=2, table="TERNARY2D", positions=positions, types=ka.types,
-                               box=ka.box)
 
 
 def main(argv=None) -> int:
